@@ -1,0 +1,9 @@
+"""KDEP for OpenMMLab: distil a pre-trained teacher into a small backbone on
+unlabelled images, then use the student in mmdet / mmseg / mmpretrain."""
+from . import compat
+
+compat.apply()
+
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__', 'compat']

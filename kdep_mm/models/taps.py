@@ -1,0 +1,192 @@
+"""Feature taps: the pooled feature that KDEP distils, read with hooks.
+
+KDEP distils the global-average-pooled output of the last stage *before its
+final activation*. The network itself stays the plain network (downstream
+sees the activated output as usual); a tap only records, during the normal
+forward pass, the pooled value at one point of it:
+
+* ``ResNet`` family (mmpretrain's ResNet, ResNetV1c, ResNetV1d, ResNeXt;
+  BasicBlock and Bottleneck): the input of the last block's final ReLU, that
+  is ``out + identity``. The block's ReLU module is shared by all its
+  activations and runs in place, so the tap reads the input of its *last*
+  call and pools it before the ReLU overwrites it.
+* ``MobileNetV2``: the output of the last 1x1 conv's BatchNorm
+  (``conv2.bn``), before the in-place ReLU6.
+* anything else: ``dict(module='path.to.module', hook='input' | 'output',
+  call=-1, pool='avg' | 'token0' | 'tokens' | 'none')`` names the point.
+
+Pooling happens inside the hook, so no full feature map is kept and an
+in-place activation after the tap cannot change the recorded value.
+"""
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+
+from mmpretrain.registry import MODELS
+
+_RESNET_TYPES = ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'ResNet_CIFAR',
+                 'SEResNet', 'SEResNeXt')
+
+
+def _pool(x: torch.Tensor, pool: str) -> torch.Tensor:
+    if isinstance(x, (tuple, list)):
+        x = x[-1]
+    if pool == 'none':
+        return x.flatten(1) if x.dim() > 2 else x
+    if pool == 'avg':
+        if x.dim() == 4:
+            return x.mean(dim=(2, 3))
+        if x.dim() == 3:  # (B, N, C) tokens
+            return x.mean(dim=1)
+        return x
+    if pool == 'token0':  # e.g. a ViT's class token
+        return x[:, 0]
+    raise ValueError(f'unknown pool {pool!r}; use avg, token0 or none')
+
+
+def _find_module(root: nn.Module, path: str) -> nn.Module:
+    if path in ('', '.'):
+        return root
+    try:
+        return root.get_submodule(path)
+    except AttributeError:
+        names = [n for n, _ in root.named_modules() if n][:40]
+        raise ValueError(
+            f'tap point {path!r} does not exist in {type(root).__name__}. '
+            f'Some module names it has: {names}') from None
+
+
+class FeatureTap:
+    """Records a pooled feature at one module of a network during forward.
+
+    Args:
+        module (str): Dotted path of the module inside the tapped network
+            (``''`` = the network itself).
+        hook (str): 'input' (the module's first input, before it runs) or
+            'output'.
+        call (int): Which call of the module within one forward pass to
+            keep (modules such as ResNet's shared ReLU run several times);
+            -1 keeps the last.
+        pool (str): 'avg' (global average over space or tokens), 'token0',
+            or 'none'.
+    """
+
+    def __init__(self,
+                 module: str,
+                 hook: str = 'output',
+                 call: int = -1,
+                 pool: str = 'avg'):
+        assert hook in ('input', 'output'), hook
+        self.module = module
+        self.hook = hook
+        self.call = call
+        self.pool = pool
+        self._calls = []
+        self._handles = []
+
+    def describe(self) -> str:
+        """A stable text identity (stored with the basis)."""
+        return (f'{self.module}:{self.hook}[call={self.call}]'
+                f':pool={self.pool}')
+
+    def attach(self, network: nn.Module) -> 'FeatureTap':
+        """Register the hook on ``network``; returns self."""
+        self.remove()
+        target = _find_module(network, self.module)
+        if self.hook == 'input':
+            h = target.register_forward_pre_hook(self._on_input)
+        else:
+            h = target.register_forward_hook(self._on_output)
+        self._handles = [h]
+        return self
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def _on_input(self, module, args):
+        self._calls.append(_pool(args[0], self.pool))
+
+    def _on_output(self, module, args, output):
+        self._calls.append(_pool(output, self.pool))
+
+    def reset(self) -> None:
+        self._calls = []
+
+    def pop(self) -> torch.Tensor:
+        """The feature recorded by the last forward pass (then cleared)."""
+        if not self._calls:
+            raise RuntimeError(
+                f'tap {self.describe()} recorded nothing: the module did not '
+                'run in the forward pass (is it the right module?)')
+        try:
+            feat = self._calls[self.call]
+        except IndexError:
+            raise RuntimeError(
+                f'tap {self.describe()} asked for call {self.call} but the '
+                f'module ran {len(self._calls)} time(s)') from None
+        self._calls = []
+        return feat
+
+
+def _resnet_tap(network: nn.Module) -> FeatureTap:
+    stage_name = network.res_layers[-1]  # module names, e.g. 'layer4'
+    last = len(getattr(network, stage_name)) - 1
+    return FeatureTap(f'{stage_name}.{last}.relu', hook='input', call=-1)
+
+
+def _mobilenet_v2_tap(network: nn.Module) -> FeatureTap:
+    return FeatureTap('conv2.bn', hook='output', call=-1)
+
+
+def default_tap_cfg(network: nn.Module) -> Optional[dict]:
+    """The built-in pre-activation tap for a known backbone, or None."""
+    name = type(network).__name__
+    if name in _RESNET_TYPES or hasattr(network, 'res_layers'):
+        tap = _resnet_tap(network)
+    elif name == 'MobileNetV2':
+        tap = _mobilenet_v2_tap(network)
+    else:
+        return None
+    return dict(module=tap.module, hook=tap.hook, call=tap.call, pool=tap.pool)
+
+
+def build_tap(network: nn.Module,
+              cfg: Union[None, str, dict] = None,
+              prefix: str = '') -> FeatureTap:
+    """Build and attach the tap of ``network``.
+
+    Args:
+        network (nn.Module): The tapped network (a backbone, or a whole
+            classifier whose backbone is ``network.backbone``).
+        cfg (None | str | dict): None for the built-in pre-activation tap
+            of known backbones; a module path; or a dict of
+            :class:`FeatureTap` arguments.
+        prefix (str): Prepended to a built-in tap's module path (used when
+            the backbone sits inside a classifier).
+
+    Raises:
+        ValueError: No built-in tap for this backbone and none configured,
+            or the named module does not exist.
+    """
+    if cfg is None:
+        backbone = getattr(network, 'backbone', network)
+        cfg = default_tap_cfg(backbone)
+        if cfg is None:
+            raise ValueError(
+                f'no built-in pre-activation tap for {type(backbone).__name__}'
+                '; name one in the config, e.g. tap=dict(module='
+                "'stages.3', hook='output', pool='avg')")
+        if backbone is not network:
+            prefix = 'backbone.'
+        cfg['module'] = prefix + cfg['module']
+    elif isinstance(cfg, str):
+        cfg = dict(module=cfg)
+    cfg = dict(cfg)
+    cfg.pop('type', None)
+    return FeatureTap(**cfg).attach(network)
+
+
+MODELS.register_module('FeatureTap', module=FeatureTap)

@@ -1,0 +1,7 @@
+from .checkpoint import (CheckpointMismatchError, compare_state_dict,
+                         get_state_dict, load_state_dict_strict, load_weights)
+
+__all__ = [
+    'CheckpointMismatchError', 'compare_state_dict', 'get_state_dict',
+    'load_state_dict_strict', 'load_weights'
+]

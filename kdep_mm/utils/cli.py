@@ -1,0 +1,46 @@
+"""Command-line arguments shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, xxx=yyy (lists as key="[a,b]")')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
+    # --local_rank (older); accept both.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable persistent dataloader workers')
+
+
+def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the common arguments; ``--cfg-options`` last, so it wins."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(field)
+        if loader is None:
+            continue
+        workers = loader.get('num_workers', 0)
+        # Keep workers alive between epochs (and pin memory) when there
+        # are workers at all; torch refuses persistent_workers otherwise.
+        loader.setdefault('persistent_workers', workers > 0)
+        if workers == 0 or args.no_persistent_workers:
+            loader['persistent_workers'] = False
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg

@@ -1,0 +1,82 @@
+"""Train with any config of kdep_mm: KDEP pre-training (mmpretrain scope)
+or downstream mmdet / mmseg / mmpretrain fine-tuning (the config's
+``default_scope`` decides).
+
+    python tools/train.py configs/kdep/<config>.py [--amp] [--resume]
+    bash tools/dist_train.sh <config> <num_gpus> [args]
+"""
+import argparse
+import os
+import os.path as osp
+
+import kdep_mm  # noqa: F401  (compat shims first, then the registries)
+from kdep_mm.utils.cli import add_common_args, merge_common_args
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or (no value) from the latest '
+        'checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (bf16 where supported, else fp16 '
+        'with dynamic loss scaling)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='skip validation during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by actual / base batch size')
+    add_common_args(parser)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge CLI arguments into the config."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    if args.amp:
+        from kdep_mm.engine import amp_optim_wrapper_cfg
+        cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    return merge_common_args(cfg, args)
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.work_dir is None and cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg = merge_args(cfg, args)
+    runner = (Runner.from_cfg(cfg)
+              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()

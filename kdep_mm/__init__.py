@@ -4,6 +4,9 @@ from . import compat
 
 compat.apply()
 
+from . import engine, evaluation, models, utils  # noqa: E402
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'compat']
+__all__ = [
+    '__version__', 'compat', 'engine', 'evaluation', 'models', 'utils'
+]

@@ -1,3 +1,4 @@
+from .hooks import *  # noqa: F401,F403
 from .optim_wrapper import MixedPrecisionOptimWrapper
 
 

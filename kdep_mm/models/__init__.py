@@ -1,0 +1,11 @@
+from .alignment import (LogitKDAlignment, ParametricAlignment,
+                        SVDPTSAlignment, power_temperature_scaling)
+from .distiller import KDEP, build_teacher, weights_fingerprint
+from .losses import KDEPLoss
+from .taps import FeatureTap, build_tap, default_tap_cfg
+
+__all__ = [
+    'KDEP', 'KDEPLoss', 'SVDPTSAlignment', 'ParametricAlignment',
+    'LogitKDAlignment', 'power_temperature_scaling', 'FeatureTap', 'build_tap',
+    'default_tap_cfg', 'build_teacher', 'weights_fingerprint'
+]

@@ -1,0 +1,240 @@
+"""Feature alignment: how a teacher feature becomes the student's target.
+
+* :class:`SVDPTSAlignment` (KDEP): non-parametric. The teacher feature is
+  centred, projected on the top-k PCA directions of the teacher features
+  (k = the student's width) and power-temperature scaled:
+  ``PTS((f_t - mean) @ V) = sign(z) * |z / T| ** (1 / n)``. The student's
+  pooled pre-activation feature regresses on it directly, with no adaptor.
+* :class:`ParametricAlignment`: the paper's baseline, student feature ->
+  Linear(D_s, D_t) -> BatchNorm1d regressed on the raw teacher feature (the
+  adaptor is never part of the exported backbone).
+* :class:`LogitKDAlignment`: the logit-KD baseline; a linear head on the
+  student predicts the teacher classifier's logits (KL loss).
+
+Every alignment is built in two steps: the config gives its
+hyper-parameters, and the distiller calls :meth:`BaseAlignment.build` with
+the measured feature widths, so width problems fail when the model is built.
+``forward(f_s, f_t)`` returns ``(prediction, target)`` in float32.
+"""
+import warnings
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from mmpretrain.registry import MODELS
+
+RANK_POLICIES = ('mask', 'zero', 'keep')
+
+
+def power_temperature_scaling(z: torch.Tensor, temperature: float,
+                              power: float) -> torch.Tensor:
+    """PTS: ``sign(z) * |z / T| ** (1 / n)``."""
+    return torch.sign(z) * (z.abs() / temperature).pow(1.0 / power)
+
+
+class BaseAlignment(nn.Module):
+    """Interface of an alignment (see the module docstring)."""
+
+    #: Whether the alignment needs a basis from the teacher's features.
+    needs_basis = False
+
+    def build(self, d_s: int, d_t: int) -> None:
+        """Create width-dependent parts once the widths are known."""
+        self.d_s, self.d_t = d_s, d_t
+
+    def forward(self, f_s: torch.Tensor,
+                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+
+@MODELS.register_module()
+class SVDPTSAlignment(BaseAlignment):
+    """KDEP's non-parametric alignment: PCA basis + power-temperature scaling.
+
+    The state (``mean``, ``basis``, ``spectrum``, ``rank``, ``num_images``,
+    ``initialized``) is made of buffers: it is saved in checkpoints (so a
+    resumed run never recomputes it) and filled by
+    :class:`kdep_mm.engine.hooks.KDEPBasisHook` or from a basis file.
+
+    Args:
+        temperature (float): T of PTS. Defaults to 0.1.
+        power (float): n of PTS. Defaults to 3 (a signed cube root).
+        use_pts (bool): False gives the "SVD only" ablation.
+        rank_policy (str): What to do with target directions beyond the
+            numerical rank of the teacher features (they carry only
+            rounding noise, which PTS amplifies into meaningless targets):
+
+            - 'mask' (default): distil only the first ``rank`` directions;
+              the remaining student channels get no direct target.
+            - 'zero': keep all k directions, with zero targets beyond rank.
+            - 'keep': the reference code's behaviour (noise targets).
+        rank_rtol (float): A direction counts towards the rank if its
+            singular value exceeds ``rank_rtol`` times the largest.
+    """
+
+    needs_basis = True
+
+    def __init__(self,
+                 temperature: float = 0.1,
+                 power: float = 3.0,
+                 use_pts: bool = True,
+                 rank_policy: str = 'mask',
+                 rank_rtol: float = 1e-4):
+        super().__init__()
+        if rank_policy not in RANK_POLICIES:
+            raise ValueError(f'rank_policy must be one of {RANK_POLICIES}, '
+                             f'got {rank_policy!r}')
+        if temperature <= 0 or power <= 0:
+            raise ValueError('PTS needs temperature > 0 and power > 0')
+        self.temperature = temperature
+        self.power = power
+        self.use_pts = use_pts
+        self.rank_policy = rank_policy
+        self.rank_rtol = rank_rtol
+
+    def build(self, d_s: int, d_t: int) -> None:
+        if d_s > d_t:
+            raise ValueError(
+                f'the student feature has {d_s} channels but the teacher '
+                f'feature only {d_t}: a PCA basis of the teacher has at most '
+                f'{d_t} directions, so it cannot give the student {d_s} '
+                'targets. Use a wider teacher (or tap), a narrower student, '
+                "or align=dict(type='ParametricAlignment').")
+        super().build(d_s, d_t)
+        k = d_s
+        self.register_buffer('mean', torch.zeros(d_t))
+        self.register_buffer('basis', torch.zeros(d_t, k))
+        self.register_buffer('spectrum', torch.zeros(d_t))
+        self.register_buffer('rank', torch.tensor(0, dtype=torch.long))
+        self.register_buffer('num_images', torch.tensor(0, dtype=torch.long))
+        self.register_buffer('initialized', torch.tensor(False))
+
+    @property
+    def k(self) -> int:
+        """Number of target directions (the student's width)."""
+        return self.basis.shape[1]
+
+    @property
+    def is_initialized(self) -> bool:
+        return bool(self.initialized)
+
+    @property
+    def num_targets(self) -> int:
+        """Target directions that carry signal (all k for 'keep')."""
+        if self.rank_policy == 'keep':
+            return self.k
+        return min(self.k, int(self.rank))
+
+    @torch.no_grad()
+    def set_basis(self,
+                  mean: torch.Tensor,
+                  basis: torch.Tensor,
+                  spectrum: torch.Tensor,
+                  num_images: int = 0,
+                  rank: Optional[int] = None) -> None:
+        """Install a basis (from the basis hook or a basis file).
+
+        Args:
+            mean (Tensor): (D_t, ) teacher feature mean.
+            basis (Tensor): (D_t, >= k) orthonormal directions, sorted by
+                decreasing variance; the first k are used.
+            spectrum (Tensor): (D_t, ) singular values of the centred
+                feature matrix, sorted decreasingly.
+            num_images (int): How many images the statistics came from.
+            rank (int, optional): Numerical rank; computed from
+                ``spectrum`` and ``rank_rtol`` if not given.
+        """
+        if mean.shape != self.mean.shape or basis.dim() != 2 or \
+                basis.shape[0] != self.d_t or basis.shape[1] < self.k:
+            raise ValueError(
+                f'basis of shape mean {tuple(mean.shape)}, basis '
+                f'{tuple(basis.shape)} does not fit teacher width '
+                f'{self.d_t} and k={self.k} (expected mean ({self.d_t},), '
+                f'basis ({self.d_t}, >={self.k}))')
+        if rank is None:
+            rank = numerical_rank(spectrum, self.rank_rtol)
+        self.mean.copy_(mean)
+        self.basis.copy_(basis[:, :self.k])
+        self.spectrum.zero_()
+        n = min(len(spectrum), len(self.spectrum))
+        self.spectrum[:n].copy_(spectrum[:n])
+        self.rank.fill_(int(rank))
+        self.num_images.fill_(int(num_images))
+        self.initialized.fill_(True)
+        if rank < self.k:
+            handling = {
+                'mask': f'only the first {rank} directions are distilled; '
+                f'the other {self.k - rank} student channels get no target',
+                'zero': f'targets beyond direction {rank} are zero',
+                'keep': 'they are kept as targets (rank_policy=keep): they '
+                'are rounding noise amplified by PTS',
+            }[self.rank_policy]
+            warnings.warn(
+                f'the teacher features have numerical rank {rank} < k = '
+                f'{self.k} (singular values below {self.rank_rtol:g} x the '
+                f'largest); {handling}.')
+
+    def target(self, f_t: torch.Tensor) -> torch.Tensor:
+        """``PTS((f_t - mean) @ V)``, in float32 even under autocast."""
+        with torch.autocast(device_type=f_t.device.type, enabled=False):
+            z = (f_t.float() - self.mean) @ self.basis
+            if self.use_pts:
+                z = power_temperature_scaling(z, self.temperature, self.power)
+        if self.rank_policy == 'zero' and self.num_targets < self.k:
+            z[:, self.num_targets:] = 0
+        return z
+
+    def forward(self, f_s: torch.Tensor,
+                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            raise RuntimeError(
+                'the KDEP basis is not initialised: add '
+                "dict(type='KDEPBasisHook') to custom_hooks, or set "
+                'basis_file= in the model config')
+        target = self.target(f_t)
+        pred = f_s.float()
+        if self.rank_policy == 'mask':
+            r = self.num_targets
+            return pred[:, :r], target[:, :r]
+        return pred, target
+
+
+def numerical_rank(spectrum: torch.Tensor, rtol: float) -> int:
+    """Number of singular values above ``rtol`` x the largest."""
+    if spectrum.numel() == 0 or float(spectrum.max()) <= 0:
+        return 0
+    return int((spectrum > rtol * spectrum.max()).sum())
+
+
+@MODELS.register_module()
+class ParametricAlignment(BaseAlignment):
+    """Baseline: Linear(D_s, D_t) + BatchNorm1d on the student feature,
+    regressed on the raw teacher feature (the paper's "1x1 conv" adaptor)."""
+
+    def build(self, d_s: int, d_t: int) -> None:
+        super().build(d_s, d_t)
+        self.proj = nn.Linear(d_s, d_t)
+        self.bn = nn.BatchNorm1d(d_t)
+
+    def forward(self, f_s: torch.Tensor,
+                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.bn(self.proj(f_s)).float(), f_t.float()
+
+
+@MODELS.register_module()
+class LogitKDAlignment(BaseAlignment):
+    """Baseline: a linear head on the student predicts the teacher's logits.
+
+    Use it with a teacher tap on the classifier's logits (e.g.
+    ``tap=dict(module='head.fc', hook='output', pool='none')``), the student
+    tap on the backbone's pooled output, and ``KDEPLoss(mode='kl')``.
+    """
+
+    def build(self, d_s: int, d_t: int) -> None:
+        super().build(d_s, d_t)
+        self.head = nn.Linear(d_s, d_t)
+
+    def forward(self, f_s: torch.Tensor,
+                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.head(f_s).float(), f_t.float()

@@ -28,8 +28,8 @@ LINEAR_KEYS = ('weight', 'bias')
 #: MobileNetV2's inverted-residual stages (expand ratio, channels, blocks,
 #: stride), shared by torchvision and mmpretrain.
 MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2),
-                         (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                         (6, 320, 1, 1))
+                         (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320,
+                                                                        1, 1))
 
 
 class ConversionError(ValueError):
@@ -43,8 +43,8 @@ def _fmt(keys: Iterable, limit: int = 12) -> str:
 
 
 def mobilenet_v2_module_map(
-    settings: Sequence[Tuple[int, int, int, int]] = MOBILENET_V2_SETTINGS,
-    with_head: bool = True
+        settings: Sequence[Tuple[int, int, int, int]] = MOBILENET_V2_SETTINGS,
+        with_head: bool = True
 ) -> 'OrderedDict[str, Tuple[str, Tuple[str, ...]]]':
     """Module map from torchvision's MobileNetV2 to mmpretrain's.
 
@@ -76,11 +76,11 @@ def mobilenet_v2_module_map(
                          ('0.1', '0.bn', BN_KEYS), ('1', '1.conv', CONV_KEYS),
                          ('2', '1.bn', BN_KEYS)]
             else:  # expand conv-bn-relu6, depthwise conv-bn-relu6, conv, bn
-                pairs = [('0.0', '0.conv', CONV_KEYS),
-                         ('0.1', '0.bn', BN_KEYS),
-                         ('1.0', '1.conv', CONV_KEYS),
-                         ('1.1', '1.bn', BN_KEYS), ('2', '2.conv', CONV_KEYS),
-                         ('3', '2.bn', BN_KEYS)]
+                pairs = [
+                    ('0.0', '0.conv', CONV_KEYS), ('0.1', '0.bn', BN_KEYS),
+                    ('1.0', '1.conv', CONV_KEYS), ('1.1', '1.bn', BN_KEYS),
+                    ('2', '2.conv', CONV_KEYS), ('3', '2.bn', BN_KEYS)
+                ]
             for s, d, names in pairs:
                 rules[f'{src}.{s}'] = (f'{dst}.{d}', names)
             idx += 1
@@ -123,8 +123,8 @@ def convert_state_dict(
     wanted = OrderedDict()  # target key -> source key
     for src_mod, (dst_mod, names) in rules.items():
         for name in names:
-            wanted.setdefault(f'{dst_mod}.{name}', []).append(
-                f'{src_mod}.{name}')
+            wanted.setdefault(f'{dst_mod}.{name}',
+                              []).append(f'{src_mod}.{name}')
     # Two source tensors written to one target key: a broken rule set.
     twice = [f'{k} <- {_fmt(v)}' for k, v in wanted.items() if len(v) > 1]
     wanted = OrderedDict((k, v[0]) for k, v in wanted.items())
@@ -149,8 +149,8 @@ def convert_state_dict(
     if not_filled:
         problems.append(
             f'  target keys not filled, their source tensors are missing '
-            f'({len(not_filled)}): ' +
-            _fmt(f'{k} <- {wanted[k]}' for k in not_filled))
+            f'({len(not_filled)}): ' + _fmt(f'{k} <- {wanted[k]}'
+                                            for k in not_filled))
     if target is not None:
         extra = [k for k in target if k not in wanted]
         beyond = [k for k in wanted if k not in target]
@@ -178,8 +178,7 @@ def convert_torchvision_mobilenet_v2(
         state: Mapping[str, torch.Tensor],
         target: Optional[Mapping[str, torch.Tensor]] = None,
         with_head: bool = True,
-        source: str = 'source state dict'
-) -> 'OrderedDict[str, torch.Tensor]':
+        source: str = 'source state dict') -> 'OrderedDict[str, torch.Tensor]':
     """torchvision MobileNetV2 (width 1.0) -> mmpretrain ``ImageClassifier``.
 
     The target is ``ImageClassifier(backbone=MobileNetV2(widen_factor=1.0),
@@ -252,7 +251,121 @@ def build_mobilenet_v2_classifier() -> torch.nn.Module:
     """Build :data:`MOBILENET_V2_CLASSIFIER` with mmpretrain (eval mode)."""
     import copy
 
-    from mmpretrain.registry import MODELS
     import mmpretrain.models  # noqa: F401  (registers the modules)
+    from mmpretrain.registry import MODELS
     model = MODELS.build(copy.deepcopy(MOBILENET_V2_CLASSIFIER))
     return model.eval()
+
+
+def sha256sum(filename: str, chunk: int = 1 << 20) -> str:
+    """The sha256 hex digest of a file."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(filename, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def torchvision_mobilenet_v2_logits(state: Mapping[str, torch.Tensor],
+                                    x: torch.Tensor) -> Optional[torch.Tensor]:
+    """Logits of torchvision's own MobileNetV2 with ``state`` on ``x``.
+
+    The reference for the output-equality check. Returns None when
+    torchvision cannot be imported (it is optional for the conversion).
+    """
+    try:
+        from torchvision.models import mobilenet_v2
+    except Exception:  # noqa: BLE001  (any import failure: no reference)
+        return None
+    ref = mobilenet_v2(num_classes=state['classifier.1.weight'].shape[0])
+    ref.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        return ref.eval()(x)
+
+
+def convert_mobilenet_v2_file(src: str,
+                              dst: str,
+                              with_head: bool = True,
+                              check_reference: bool = True,
+                              logger=print) -> dict:
+    """Convert a torchvision MobileNetV2 file into an mmpretrain file.
+
+    The source is read weights-only; the result is loaded strictly into a
+    freshly built mmpretrain model (every key and shape must match), and,
+    if ``check_reference`` and torchvision is importable, that model's
+    logits on a random input must equal torchvision's own model's logits
+    with the original weights.
+
+    Args:
+        src (str): The torchvision-layout file.
+        dst (str): Where to write ``{'state_dict': ..., 'meta': ...}``
+            (plain tensors and strings: loadable with ``weights_only=True``).
+        with_head (bool): Keep the 1000-class classifier (``head.fc``).
+        check_reference (bool): Run the output-equality check.
+        logger (callable): Receives progress lines.
+
+    Returns:
+        dict: The ``meta`` written into the file.
+    """
+    import os
+    import os.path as osp
+
+    from kdep_mm.utils.checkpoint import load_state_dict_strict, load_weights
+    from kdep_mm.version import __version__
+    state = state_dict_of(load_weights(src))
+    model = build_mobilenet_v2_classifier()
+    target = model.state_dict()
+    if not with_head:
+        target = OrderedDict(
+            (k, v) for k, v in target.items() if k.startswith('backbone.'))
+    out = convert_torchvision_mobilenet_v2(
+        state, target=target, with_head=with_head, source=src)
+    if with_head:
+        load_state_dict_strict(model, out, source=src)
+    else:
+        load_state_dict_strict(
+            model.backbone, strip_prefix(out, 'backbone.'), source=src)
+    max_diff = None
+    if check_reference and with_head:
+        x = torch.randn(
+            2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+        ref = torchvision_mobilenet_v2_logits(state, x)
+        if ref is None:
+            logger('torchvision is not importable: output check skipped')
+        else:
+            with torch.no_grad():
+                got = model(x, mode='tensor')
+            max_diff = float((got - ref).abs().max())
+            if not torch.allclose(got, ref, rtol=1e-4, atol=1e-5):
+                raise ConversionError(
+                    f'{src}: converted model output differs from '
+                    f"torchvision's (max abs diff {max_diff:.3g})")
+            logger(f'output check: max |mmpretrain - torchvision| = '
+                   f'{max_diff:.3g} on a random 2x3x224x224 input')
+    meta = dict(
+        source=osp.basename(src),
+        source_sha256=sha256sum(src),
+        source_layout='torchvision.models.mobilenet_v2',
+        layout='mmpretrain ImageClassifier(MobileNetV2(widen_factor=1.0), '
+        'GlobalAveragePooling, LinearClsHead(1000, 1280))'
+        if with_head else 'mmpretrain MobileNetV2(widen_factor=1.0) as '
+        "'backbone.*'",
+        num_tensors=len(out),
+        converted_by=f'kdep_mm {__version__} '
+        'tools/convert_torchvision_mobilenetv2.py')
+    if max_diff is not None:
+        meta['max_abs_logit_diff_vs_source'] = max_diff
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    tmp = dst + '.tmp'
+    torch.save(dict(state_dict=out, meta=meta), tmp)
+    os.replace(tmp, dst)
+    logger(f'wrote {len(out)} tensors to {dst}')
+    return meta
+
+
+def strip_prefix(state: Mapping[str, torch.Tensor],
+                 prefix: str) -> 'OrderedDict[str, torch.Tensor]':
+    """Keep the keys that start with ``prefix``, without it."""
+    return OrderedDict(
+        (k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))

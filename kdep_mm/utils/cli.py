@@ -42,5 +42,9 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
         if workers == 0 or args.no_persistent_workers:
             loader['persistent_workers'] = False
     if args.cfg_options is not None:
+        # `checkpoint=...` / `norm_cfg.type=BN` also reach the copies of
+        # these top-level variables inside the model.
+        from .config_vars import propagate_variables
+        propagate_variables(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     return cfg

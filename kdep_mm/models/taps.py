@@ -172,7 +172,9 @@ def build_tap(network: nn.Module,
             or the named module does not exist.
     """
     if cfg is None:
-        backbone = getattr(network, 'backbone', network)
+        backbone = getattr(network, 'backbone', None)
+        if not isinstance(backbone, nn.Module):
+            backbone = network
         cfg = default_tap_cfg(backbone)
         if cfg is None:
             raise ValueError(

@@ -1,0 +1,7 @@
+# KDEP on 100% of ImageNet-1K (see kdep_r50-r18_4xb128-90e_in1k.py).
+_base_ = ['./kdep_r50-mbv2_4xb128-90e_in1k-10pct.py']
+
+train_ann_file = 'meta/train.txt'
+train_dataloader = dict(dataset=dict(ann_file=train_ann_file))
+train_cfg = dict(val_interval=5)
+default_hooks = dict(checkpoint=dict(interval=5))

@@ -1,0 +1,84 @@
+"""SVD + PTS alignment and the streaming basis."""
+import pytest
+import torch
+
+from kdep_mm.models import SVDPTSAlignment
+from kdep_mm.utils.basis import StreamingCovariance
+
+
+def _basis_of(feats):
+    stats = StreamingCovariance(feats.shape[1])
+    for chunk in feats.split(7):
+        stats.update(chunk)
+    return stats.decompose()
+
+
+def test_streaming_basis_equals_svd():
+    torch.manual_seed(0)
+    feats = torch.randn(200, 16) @ torch.randn(16, 16) + 3
+    res = _basis_of(feats)
+    centred = (feats - feats.mean(0)).double()
+    _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+    torch.testing.assert_close(res['mean'], feats.mean(0), rtol=1e-5,
+                               atol=1e-5)
+    torch.testing.assert_close(res['spectrum'].double(), s, rtol=1e-4,
+                               atol=1e-4)
+    assert (res['spectrum'][:-1] >= res['spectrum'][1:]).all()
+    k = 6  # same subspace (and directions, up to sign)
+    ours, ref = res['basis'][:, :k].double(), vh[:k].T
+    torch.testing.assert_close(ours.abs(), ref.abs(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ours @ ours.T, ref @ ref.T, rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_pts_target_formula():
+    torch.manual_seed(0)
+    feats = torch.randn(64, 12) * torch.linspace(5, 0.1, 12)
+    res = _basis_of(feats)
+    align = SVDPTSAlignment(temperature=0.1, power=3)
+    align.build(d_s=8, d_t=12)
+    align.set_basis(res['mean'], res['basis'], res['spectrum'],
+                    res['num_images'])
+    f_t = torch.randn(5, 12)
+    f_s = torch.randn(5, 8)
+    pred, target = align(f_s, f_t)
+    z = (f_t - res['mean']) @ res['basis'][:, :8]
+    expected = torch.sign(z) * (z / 0.1).abs()**(1 / 3)
+    torch.testing.assert_close(target, expected)
+    torch.testing.assert_close(pred, f_s)
+    no_pts = SVDPTSAlignment(use_pts=False)
+    no_pts.build(8, 12)
+    no_pts.set_basis(res['mean'], res['basis'], res['spectrum'])
+    torch.testing.assert_close(no_pts(f_s, f_t)[1], z)
+
+
+def test_width_errors_at_build():
+    with pytest.raises(ValueError, match='only 512'):
+        SVDPTSAlignment().build(d_s=1280, d_t=512)
+    align = SVDPTSAlignment()
+    align.build(4, 8)
+    with pytest.raises(ValueError, match='does not fit'):
+        align.set_basis(torch.zeros(6), torch.zeros(6, 4), torch.zeros(6))
+    with pytest.raises(RuntimeError, match='not initialised'):
+        align(torch.zeros(2, 4), torch.zeros(2, 8))
+
+
+@pytest.mark.parametrize('policy', ['mask', 'zero', 'keep'])
+def test_rank_deficient_teacher(policy):
+    torch.manual_seed(0)
+    # 16-d features that live in a 5-d subspace (+ float32 rounding noise).
+    feats = (torch.randn(300, 5) @ torch.randn(5, 16)).float()
+    res = _basis_of(feats)
+    align = SVDPTSAlignment(rank_policy=policy)
+    align.build(d_s=8, d_t=16)
+    with pytest.warns(UserWarning, match='numerical rank 5 < k = 8'):
+        align.set_basis(res['mean'], res['basis'], res['spectrum'])
+    assert int(align.rank) == 5
+    pred, target = align(torch.randn(4, 8), feats[:4])
+    if policy == 'mask':
+        assert pred.shape == target.shape == (4, 5)
+    elif policy == 'zero':
+        assert target.shape == (4, 8)
+        assert (target[:, 5:] == 0).all() and (target[:, :5] != 0).all()
+    else:
+        assert target.shape == (4, 8) and (target[:, 5:] != 0).any()

@@ -1,0 +1,74 @@
+"""Test-only hooks that inject faults into a tiny KDEP run.
+
+Imported by the tiny configs (``custom_imports``); each fault is off unless
+its argument (or environment variable) is set:
+
+* ``kill_at`` / ``KDEP_FAULT_KILL_AT``: SIGKILL the process after this
+  iteration (after every other hook, checkpoints included).
+* ``nan_at`` / ``KDEP_FAULT_NAN_AT``: fill the teacher's first weight with
+  NaN just before this iteration.
+* ``dump_dir`` / ``KDEP_FAULT_DUMP_DIR``: at the end, each rank saves its
+  basis and student weights to ``dump_dir/rank<r>.pth`` (outside the work
+  directory, which the test checks for stray files).
+"""
+import os
+import os.path as osp
+import signal
+
+import torch
+from mmengine import dist
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+def _env_int(name):
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+@HOOKS.register_module(force=True)
+class KDEPTestFaultHook(Hook):
+    """See the module docstring."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, kill_at=None, nan_at=None, dump_dir=None):
+        self.kill_at = kill_at or _env_int('KDEP_FAULT_KILL_AT')
+        self.nan_at = nan_at or _env_int('KDEP_FAULT_NAN_AT')
+        self.dump_dir = dump_dir or os.environ.get('KDEP_FAULT_DUMP_DIR')
+
+    @staticmethod
+    def _model(runner):
+        model = runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if self.nan_at is not None and runner.iter + 1 == self.nan_at:
+            teacher = self._model(runner).teacher
+            with torch.no_grad():
+                next(teacher.parameters()).fill_(float('nan'))
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        if self.kill_at is not None and runner.iter + 1 == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def after_train(self, runner):
+        if not self.dump_dir:
+            return
+        model = self._model(runner)
+        os.makedirs(self.dump_dir, exist_ok=True)
+        torch.save(
+            dict(
+                mean=model.align.mean.clone(),
+                basis=model.align.basis.clone(),
+                spectrum=model.align.spectrum.clone(),
+                num_images=int(model.align.num_images),
+                backbone={
+                    k: v.clone()
+                    for k, v in model.backbone.state_dict().items()
+                }), osp.join(self.dump_dir, f'rank{dist.get_rank()}.pth'))

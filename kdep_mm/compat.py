@@ -19,6 +19,11 @@ broken (a normal CUDA install with a matching torchvision):
   torch's allow-list, so ``--resume`` works while every load, third-party
   weights included, stays weights-only: a file that pickles anything else
   is refused (see :func:`kdep_mm.utils.checkpoint.load_weights`).
+* **Distributed runs without a GPU** (``tools/dist_train.sh`` on CPU, gloo):
+  mmengine's pytorch launcher calls ``torch.cuda.set_device`` and its DDP
+  wrapper passes ``device_ids``; without CUDA the process group is created
+  with gloo instead and CPU modules are wrapped without device ids. Both
+  are inert when CUDA is available.
 """
 import glob
 import importlib.util
@@ -143,6 +148,38 @@ def allow_mmengine_checkpoints() -> None:
         add(mmengine_checkpoint_globals())
 
 
+def _init_dist_pytorch_cpu(backend: str = 'gloo',
+                           init_backend: str = 'torch',
+                           **kwargs) -> None:
+    """mmengine's pytorch launcher for a machine without CUDA."""
+    import torch.distributed as torch_dist
+    if backend == 'nccl':
+        backend = 'gloo'  # nccl needs GPUs
+    torch_dist.init_process_group(backend=backend, **kwargs)
+
+
+def patch_cpu_distributed() -> bool:
+    """Let mmengine's launchers and DDP wrapper run on CPU (gloo)."""
+    if torch.cuda.is_available():
+        return False
+    import mmengine.dist.utils as dist_utils
+    from mmengine.model import MMDistributedDataParallel
+    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu
+    init = MMDistributedDataParallel.__init__
+    if getattr(init, '_kdep_cpu', False):
+        return True
+
+    def __init__(self, module, *args, **kwargs):
+        if kwargs.get('device_ids') and all(
+                p.device.type == 'cpu' for p in module.parameters()):
+            kwargs['device_ids'] = None
+        init(self, module, *args, **kwargs)
+
+    __init__._kdep_cpu = True
+    MMDistributedDataParallel.__init__ = __init__
+    return True
+
+
 def apply() -> None:
     """Apply every shim once (idempotent)."""
     global _APPLIED
@@ -150,4 +187,5 @@ def apply() -> None:
         return
     patch_torchvision()
     allow_mmengine_checkpoints()
+    patch_cpu_distributed()
     _APPLIED = True

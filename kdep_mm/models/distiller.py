@@ -29,6 +29,16 @@ from .alignment import BaseAlignment
 from .taps import FeatureTap, build_tap
 
 
+def plain(obj):
+    """Config objects as plain dicts/lists (checkpoint metadata must load
+    with ``weights_only=True``, which refuses mmengine's ConfigDict)."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
 def weights_fingerprint(module: nn.Module) -> str:
     """A short hash of a module's weights (keys, shapes and values)."""
     h = hashlib.sha256()
@@ -77,7 +87,7 @@ def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
     teacher.eval()
     teacher.requires_grad_(False)
     info = dict(
-        model=cfg['model'],
+        model=plain(cfg['model']),
         checkpoint=checkpoint,
         prefix=cfg.get('prefix'),
         fingerprint=weights_fingerprint(teacher))
@@ -132,7 +142,7 @@ class KDEP(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.student_cfg = copy.deepcopy(dict(backbone))
+        self.student_cfg = plain(backbone)
         self.backbone = MODELS.build(backbone)
         teacher_net, self.teacher_info = build_teacher(teacher)
         # Not a sub-module on purpose (see the module docstring).

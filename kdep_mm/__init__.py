@@ -4,9 +4,10 @@ from . import compat
 
 compat.apply()
 
-from . import engine, evaluation, models, utils  # noqa: E402
+from . import datasets, engine, evaluation, models, utils  # noqa: E402
 from .version import __version__  # noqa: E402
 
 __all__ = [
-    '__version__', 'compat', 'engine', 'evaluation', 'models', 'utils'
+    '__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models',
+    'utils'
 ]

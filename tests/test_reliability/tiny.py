@@ -59,7 +59,7 @@ def write_config(filename: str,
 _base_ = {base!r}
 data_root = {data_root!r}
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='RandomResizedCrop', scale=32),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='ColorJitter', brightness=0.1, contrast=0.1, saturation=0.1),

@@ -20,7 +20,7 @@ EIGVEC = [
     [-0.5675, 0.7192, 0.4009],
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='RandomResizedCrop', scale=224),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='ColorJitter', brightness=0.1, contrast=0.1, saturation=0.1),
@@ -33,7 +33,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='ResizeEdge', scale=256, edge='short'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
@@ -46,7 +46,7 @@ train_dataloader = dict(
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type='CustomDataset',
+        type='KDEPImageDataset',
         data_root=data_root,
         ann_file=train_ann_file,
         data_prefix='train',
@@ -59,7 +59,7 @@ val_dataloader = dict(
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='CustomDataset',
+        type='KDEPImageDataset',
         data_root=data_root,
         ann_file=val_ann_file,
         data_prefix='val',
@@ -90,6 +90,10 @@ custom_hooks = [
     dict(type='KDEPBasisHook'),
     # A ready-to-use backbone file in the work directory at the end.
     dict(type='KDEPExportHook'),
+    # Exact resumption: the augmentation random state in checkpoints.
+    dict(type='KDEPRandomStateHook'),
+    # Stop at the first NaN / Inf loss, naming the tensor that went bad.
+    dict(type='KDEPCheckInvalidLossHook'),
 ]
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),

@@ -1,0 +1,5 @@
+"""Data loading that fails loudly: unreadable images and empty datasets."""
+from .image_folder import KDEPImageDataset
+from .transforms import LoadImageFromFileSafe, UnreadableImageError
+
+__all__ = ['KDEPImageDataset', 'LoadImageFromFileSafe', 'UnreadableImageError']

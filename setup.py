@@ -1,7 +1,6 @@
 """Install kdep_mm (``pip install -e .``); the OpenMMLab stack itself is
 installed by ``tools/setup_env.sh``, which knows how to build mmcv."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 
@@ -30,8 +29,8 @@ if __name__ == '__main__':
         'for OpenMMLab',
         long_description=open('README.md').read(),
         long_description_content_type='text/markdown',
-        packages=find_packages(exclude=('configs', 'tools', 'tests',
-                                        'benchmarks', 'docs')),
+        packages=find_packages(
+            exclude=('configs', 'tools', 'tests', 'benchmarks', 'docs')),
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=parse_requirements('requirements/runtime.txt'),

@@ -58,8 +58,8 @@ def _nms_cpu(dets: torch.Tensor, scores: torch.Tensor,
         inter = (xx2 - xx1).clamp(min=0) * (yy2 - yy1).clamp(min=0)
         iou = inter / (areas[i] + areas[rest] - inter)
         suppressed[i_pos + 1:] |= iou > iou_threshold
-    return torch.stack(keep) if keep else dets.new_empty((0, ),
-                                                          dtype=torch.long)
+    return torch.stack(keep) if keep else dets.new_empty(
+        (0, ), dtype=torch.long)
 
 
 def _torchvision_ops_loadable() -> bool:
@@ -113,7 +113,8 @@ def mmengine_checkpoint_globals() -> list:
         from numpy.core.multiarray import _reconstruct, scalar
     dtypes = [type(np.dtype(t)) for t in np.sctypeDict.values()]
     return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype
-            ] + sorted(set(dtypes), key=str)
+            ] + sorted(
+                set(dtypes), key=str)
 
 
 _DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
@@ -170,8 +171,8 @@ def patch_cpu_distributed() -> bool:
         return True
 
     def __init__(self, module, *args, **kwargs):
-        if kwargs.get('device_ids') and all(
-                p.device.type == 'cpu' for p in module.parameters()):
+        if kwargs.get('device_ids') and all(p.device.type == 'cpu'
+                                            for p in module.parameters()):
             kwargs['device_ids'] = None
         init(self, module, *args, **kwargs)
 

@@ -4,7 +4,9 @@ import os
 import os.path as osp
 import sys
 
+# isort: off
 import kdep_mm  # noqa: F401  (must come first)
+# isort: on
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,10 @@ sys.path.insert(0, REPO)
 os.environ.setdefault('PYTHONPATH', REPO)
 
 
-def make_image_folder(root: str, num: int, size: int = 48, seed: int = 0,
+def make_image_folder(root: str,
+                      num: int,
+                      size: int = 48,
+                      seed: int = 0,
                       nested: bool = True) -> str:
     """Write ``num`` random-texture JPEGs (unlabelled) under ``root``."""
     import cv2

@@ -11,11 +11,14 @@ writes the same basis file, for reuse with ``model.basis_file=...``.
 import argparse
 import os
 
+# isort: off
 import kdep_mm  # noqa: F401  (compat shims first)
-from kdep_mm.engine.hooks import KDEPBasisHook
-from kdep_mm.utils.cli import add_common_args, merge_common_args
+# isort: on
 from mmengine.config import Config
 from mmengine.runner import Runner
+
+from kdep_mm.engine.hooks import KDEPBasisHook
+from kdep_mm.utils.cli import add_common_args, merge_common_args
 
 
 def main(argv=None):

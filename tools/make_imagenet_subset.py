@@ -19,21 +19,25 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
 
 
-def make_subset(root: str, split: str, per_class: int, seed: int,
+def make_subset(root: str,
+                split: str,
+                per_class: int,
+                seed: int,
                 out: str = None) -> str:
     """Write the annotation file and return its path."""
     split_dir = osp.join(root, split)
     if not osp.isdir(split_dir):
         raise FileNotFoundError(f'no folder {split_dir}')
-    classes = sorted(d for d in os.listdir(split_dir)
-                     if osp.isdir(osp.join(split_dir, d)))
+    classes = sorted(
+        d for d in os.listdir(split_dir) if osp.isdir(osp.join(split_dir, d)))
     if not classes:
         raise ValueError(f'{split_dir} has no class folders')
     rng = random.Random(seed)
     lines, short = [], []
     for idx, cls in enumerate(classes):
-        files = sorted(f for f in os.listdir(osp.join(split_dir, cls))
-                       if f.lower().endswith(IMG_EXTENSIONS))
+        files = sorted(
+            f for f in os.listdir(osp.join(split_dir, cls))
+            if f.lower().endswith(IMG_EXTENSIONS))
         if len(files) < per_class:
             short.append(f'{cls} ({len(files)})')
         chosen = sorted(rng.sample(files, min(per_class, len(files))))

@@ -7,11 +7,14 @@ import argparse
 import os
 import os.path as osp
 
+# isort: off
 import kdep_mm  # noqa: F401  (compat shims first, then the registries)
-from kdep_mm.utils.cli import add_common_args, merge_common_args
+# isort: on
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from kdep_mm.utils.cli import add_common_args, merge_common_args
 
 
 def parse_args():
@@ -40,8 +43,9 @@ def main():
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
         cfg.test_evaluator.append(
             dict(type='DumpResults', out_file_path=args.out))
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     metrics = runner.test()
     print(metrics)
 

@@ -9,11 +9,14 @@ import argparse
 import os
 import os.path as osp
 
+# isort: off
 import kdep_mm  # noqa: F401  (compat shims first, then the registries)
-from kdep_mm.utils.cli import add_common_args, merge_common_args
+# isort: on
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from kdep_mm.utils.cli import add_common_args, merge_common_args
 
 
 def parse_args():
@@ -73,8 +76,9 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg = merge_args(cfg, args)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
 
 

@@ -1,5 +1,6 @@
 # KDEP on 100% of ImageNet-1K; the basis of the 10% run is reused, as the
-# reference does: --cfg-options model.basis_file=work_dirs/<10% run>/kdep_basis.pth
+# reference does:
+#   --cfg-options model.basis_file=work_dirs/<10% run>/kdep_basis.pth
 _base_ = ['./kdep_r50-r18_4xb128-90e_in1k-10pct.py']
 
 train_ann_file = 'meta/train.txt'

@@ -9,12 +9,12 @@ from typing import Dict, List, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric
-
 from mmpretrain.registry import METRICS
 
 
-def r2_scores(pred: torch.Tensor, target: torch.Tensor,
-              top_k: Sequence[int] = (8, 32)) -> Dict[str, float]:
+def r2_scores(
+    pred: torch.Tensor, target: torch.Tensor,
+    top_k: Sequence[int] = (8, 32)) -> Dict[str, float]:
     """R^2 of ``pred`` against ``target`` (both (N, k)).
 
     ``r2`` is ``1 - SSE / SST`` summed over all components (variance
@@ -24,12 +24,13 @@ def r2_scores(pred: torch.Tensor, target: torch.Tensor,
     pred, target = pred.double(), target.double()
     err = ((pred - target)**2).sum(0)
     var = ((target - target.mean(0))**2).sum(0)
-    out = dict(r2=float(1 - err.sum() / var.sum().clamp(min=1e-12)),
-               mse=float(((pred - target)**2).mean()))
+    out = dict(
+        r2=float(1 - err.sum() / var.sum().clamp(min=1e-12)),
+        mse=float(((pred - target)**2).mean()))
     for k in top_k:
         if k < target.shape[1]:
-            out[f'r2_top{k}'] = float(
-                1 - err[:k].sum() / var[:k].sum().clamp(min=1e-12))
+            out[f'r2_top{k}'] = float(1 - err[:k].sum() /
+                                      var[:k].sum().clamp(min=1e-12))
     return out
 
 

@@ -1,5 +1,5 @@
-from .alignment import (LogitKDAlignment, ParametricAlignment,
-                        SVDPTSAlignment, power_temperature_scaling)
+from .alignment import (LogitKDAlignment, ParametricAlignment, SVDPTSAlignment,
+                        power_temperature_scaling)
 from .distiller import KDEP, build_teacher, weights_fingerprint
 from .losses import KDEPLoss
 from .taps import FeatureTap, build_tap, default_tap_cfg

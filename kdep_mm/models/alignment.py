@@ -21,7 +21,6 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
-
 from mmpretrain.registry import MODELS
 
 RANK_POLICIES = ('mask', 'zero', 'keep')
@@ -164,10 +163,13 @@ class SVDPTSAlignment(BaseAlignment):
         self.initialized.fill_(True)
         if rank < self.k:
             handling = {
-                'mask': f'only the first {rank} directions are distilled; '
+                'mask':
+                f'only the first {rank} directions are distilled; '
                 f'the other {self.k - rank} student channels get no target',
-                'zero': f'targets beyond direction {rank} are zero',
-                'keep': 'they are kept as targets (rank_policy=keep): they '
+                'zero':
+                f'targets beyond direction {rank} are zero',
+                'keep':
+                'they are kept as targets (rank_policy=keep): they '
                 'are rounding noise amplified by PTS',
             }[self.rank_policy]
             warnings.warn(

@@ -18,10 +18,10 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
 from mmengine.logging import MMLogger
-
+from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
+
 from ..utils.basis_file import load_basis
 from ..utils.checkpoint import (get_state_dict, load_state_dict_strict,
                                 load_weights)
@@ -191,7 +191,8 @@ class KDEP(BaseModel):
         if not self.align.needs_basis:
             raise ValueError(f'{type(self.align).__name__} uses no basis; '
                              'remove basis_file=')
-        obj = load_basis(filename, expect=self.teacher_identity, k=self.align.k)
+        obj = load_basis(
+            filename, expect=self.teacher_identity, k=self.align.k)
         self.align.set_basis(
             obj['mean'],
             obj['basis'],
@@ -248,7 +249,8 @@ class KDEP(BaseModel):
             self.teacher(inputs)
         return self.teacher_tap.pop()
 
-    def loss(self, inputs: torch.Tensor,
+    def loss(self,
+             inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
         """The KDEP loss of a batch (labels, if any, are ignored)."""
         f_t = self.extract_teacher_feat(inputs)

@@ -2,7 +2,6 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from mmpretrain.registry import MODELS
 
 MODES = ('mse', 'smooth_l1', 'cosine', 'kl')
@@ -33,7 +32,8 @@ class KDEPLoss(nn.Module):
         self.loss_weight = loss_weight
         self.temperature = temperature
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor,
+                target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape:
             raise ValueError(f'prediction {tuple(pred.shape)} and target '
                              f'{tuple(target.shape)} differ in shape')

@@ -22,7 +22,6 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-
 from mmpretrain.registry import MODELS
 
 _RESNET_TYPES = ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'ResNet_CIFAR',

@@ -76,8 +76,8 @@ def load_basis(filename: str,
             tap or width (the message names both sides).
     """
     obj = load_weights(filename)
-    if not isinstance(obj, dict) or obj.get('meta', {}).get(
-            'format') != FORMAT:
+    if not isinstance(obj, dict) or obj.get('meta',
+                                            {}).get('format') != FORMAT:
         raise ValueError(f'{filename} is not a kdep_mm basis file')
     meta = obj['meta']
     problems = []

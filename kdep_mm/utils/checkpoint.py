@@ -44,8 +44,8 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise _refused(filename, e) from None
 
@@ -69,8 +69,8 @@ def get_state_dict(obj: dict, prefix: Optional[str] = None) -> 'OrderedDict':
     if not isinstance(obj, dict):
         raise TypeError(f'a checkpoint must be a dict, got {type(obj)}')
     state = obj.get('state_dict', obj.get('model', obj))
-    state = OrderedDict((k, v) for k, v in state.items()
-                        if isinstance(v, torch.Tensor))
+    state = OrderedDict(
+        (k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
     state = OrderedDict(
         (k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
     if prefix:
@@ -85,14 +85,13 @@ def get_state_dict(obj: dict, prefix: Optional[str] = None) -> 'OrderedDict':
 
 
 def compare_state_dict(
-        module: nn.Module, state: Dict[str, torch.Tensor]
-) -> Tuple[list, list, list]:
+        module: nn.Module,
+        state: Dict[str, torch.Tensor]) -> Tuple[list, list, list]:
     """Missing keys, unexpected keys and ``(key, expected, got)`` shapes."""
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    mismatched = [(k, tuple(own[k].shape), tuple(state[k].shape))
-                  for k in own
+    mismatched = [(k, tuple(own[k].shape), tuple(state[k].shape)) for k in own
                   if k in state and own[k].shape != state[k].shape]
     return missing, unexpected, mismatched
 
@@ -103,10 +102,11 @@ def _fmt(keys: Iterable, limit: int = 20) -> str:
     return ', '.join(map(str, keys[:limit])) + more
 
 
-def load_state_dict_strict(module: nn.Module,
-                           state: Dict[str, torch.Tensor],
-                           source: str = 'checkpoint',
-                           ignore_missing: Iterable[str] = ()) -> None:
+def load_state_dict_strict(
+    module: nn.Module,
+    state: Dict[str, torch.Tensor],
+    source: str = 'checkpoint',
+    ignore_missing: Iterable[str] = ()) -> None:
     """Load ``state`` into ``module`` only if every key and shape matches.
 
     Args:
@@ -125,8 +125,10 @@ def load_state_dict_strict(module: nn.Module,
         k for k in missing if not any(k.endswith(s) for s in ignore_missing)
     ]
     if missing or unexpected or mismatched:
-        lines = [f'{source} does not match {type(module).__name__}; '
-                 'nothing was loaded.']
+        lines = [
+            f'{source} does not match {type(module).__name__}; '
+            'nothing was loaded.'
+        ]
         if missing:
             lines.append(f'  missing keys ({len(missing)}): {_fmt(missing)}')
         if unexpected:

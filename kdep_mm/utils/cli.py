@@ -1,4 +1,5 @@
-"""Command-line arguments shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line arguments shared by ``tools/train.py`` and ``tools/test.py``.
+"""
 import argparse
 
 from mmengine.config import Config, DictAction

@@ -19,16 +19,16 @@ def test_streaming_basis_equals_svd():
     res = _basis_of(feats)
     centred = (feats - feats.mean(0)).double()
     _, s, vh = torch.linalg.svd(centred, full_matrices=False)
-    torch.testing.assert_close(res['mean'], feats.mean(0), rtol=1e-5,
-                               atol=1e-5)
-    torch.testing.assert_close(res['spectrum'].double(), s, rtol=1e-4,
-                               atol=1e-4)
+    torch.testing.assert_close(
+        res['mean'], feats.mean(0), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        res['spectrum'].double(), s, rtol=1e-4, atol=1e-4)
     assert (res['spectrum'][:-1] >= res['spectrum'][1:]).all()
     k = 6  # same subspace (and directions, up to sign)
     ours, ref = res['basis'][:, :k].double(), vh[:k].T
     torch.testing.assert_close(ours.abs(), ref.abs(), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(ours @ ours.T, ref @ ref.T, rtol=1e-5,
-                               atol=1e-5)
+    torch.testing.assert_close(
+        ours @ ours.T, ref @ ref.T, rtol=1e-5, atol=1e-5)
 
 
 def test_pts_target_formula():

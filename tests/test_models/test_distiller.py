@@ -1,12 +1,12 @@
 """The KDEP distiller: frozen teacher, student-only state, strict loading."""
 import pytest
 import torch
+from mmpretrain.registry import MODELS
 
 from kdep_mm.models import KDEP
 from kdep_mm.utils import CheckpointMismatchError
 from kdep_mm.utils.basis import StreamingCovariance
 from kdep_mm.utils.basis_file import save_basis
-from mmpretrain.registry import MODELS
 
 
 def _model(teacher, **kwargs):
@@ -52,8 +52,7 @@ def test_training_steps_leave_the_teacher_unchanged(r34_teacher):
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     model.train()
     data = dict(inputs=torch.randint(0, 255, (4, 3, 32, 32)).float())
-    losses = [model.train_step(data, wrapper)['loss'].item()
-              for _ in range(3)]
+    losses = [model.train_step(data, wrapper)['loss'].item() for _ in range(3)]
     assert all(torch.isfinite(torch.tensor(losses)))
     for k, v in model.teacher.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -77,8 +76,11 @@ def test_student_wider_than_teacher_fails_at_build(backbone_file):
     teacher = dict(model=cfg, checkpoint=backbone_file(cfg))
     with pytest.raises(ValueError, match='2048 channels but the teacher'):
         MODELS.build(
-            dict(type='KDEP', backbone=dict(type='ResNet', depth=50),
-                 teacher=teacher, probe_size=32))
+            dict(
+                type='KDEP',
+                backbone=dict(type='ResNet', depth=50),
+                teacher=teacher,
+                probe_size=32))
 
 
 def test_basis_file_reuse_and_refusal(tmp_path, backbone_file, r34_teacher,
@@ -100,8 +102,9 @@ def test_basis_file_reuse_and_refusal(tmp_path, backbone_file, r34_teacher,
         _model(other, basis_file=path)
     # Another tap on the same teacher.
     with pytest.raises(ValueError, match='teacher_tap: file has'):
-        _model(dict(r34_teacher, tap=dict(module='layer4', hook='output')),
-               basis_file=path)
+        _model(
+            dict(r34_teacher, tap=dict(module='layer4', hook='output')),
+            basis_file=path)
     # Other dimensions (a ResNet-50 teacher, D_t = 2048).
     with pytest.raises(ValueError, match='d_t: file has 512'):
         _model(r50_teacher, basis_file=path)

@@ -2,9 +2,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from mmpretrain.registry import MODELS
 
 from kdep_mm.models.taps import build_tap
-from mmpretrain.registry import MODELS
 
 
 def _hand_resnet(net, x):

@@ -28,14 +28,17 @@ def test_make_imagenet_subset(tmp_path):
 
 
 def test_compute_basis_offline(tmp_path, image_folder, r34_teacher):
-    cfg = write_tiny_config(str(tmp_path / 'tiny.py'), image_folder,
-                            r34_teacher)
+    cfg = write_tiny_config(
+        str(tmp_path / 'tiny.py'), image_folder, r34_teacher)
     out = str(tmp_path / 'basis.pth')
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.run([
+    cmd = [
         sys.executable, 'tools/compute_basis.py', cfg, '--out', out,
-        '--num-images', '16', '--work-dir', str(tmp_path / 'w')
-    ], cwd=REPO, env=env, capture_output=True, text=True)
+        '--num-images', '16', '--work-dir',
+        str(tmp_path / 'w')
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     obj = torch.load(out, weights_only=True)
     assert obj['meta']['num_images'] == 16

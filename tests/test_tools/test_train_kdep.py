@@ -71,7 +71,10 @@ def test_train_writes_basis_lowers_loss_and_reuses_basis(
 
 def test_dist_train_two_cpu_processes(tmp_path, image_folder, r34_teacher):
     cfg = write_tiny_config(
-        str(tmp_path / 'tiny.py'), image_folder, r34_teacher, epochs=1,
+        str(tmp_path / 'tiny.py'),
+        image_folder,
+        r34_teacher,
+        epochs=1,
         batch=4)
     work = str(tmp_path / 'dist')
     out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],

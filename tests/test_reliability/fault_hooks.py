@@ -10,7 +10,12 @@ its argument (or environment variable) is set:
 * ``dump_dir`` / ``KDEP_FAULT_DUMP_DIR``: at the end, each rank saves its
   basis and student weights to ``dump_dir/rank<r>.pth`` (outside the work
   directory, which the test checks for stray files).
+* ``KDEP_FAULT_RECORD_WRITES``: set to a folder; from import on, every
+  file this process opens for writing (``open``, ``os.replace``,
+  ``os.rename``) is recorded, and ``<folder>/writes_rank<r>.txt`` lists
+  them at the end of the run.
 """
+import builtins
 import os
 import os.path as osp
 import signal
@@ -20,6 +25,35 @@ from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+
+WRITES = []
+
+
+def _record_writes():
+    real_open, real_replace, real_rename = builtins.open, os.replace, \
+        os.rename
+
+    def recording_open(file, mode='r', *args, **kwargs):
+        if isinstance(file,
+                      (str, os.PathLike)) and any(c in mode for c in 'wax+'):
+            WRITES.append(osp.abspath(os.fspath(file)))
+        return real_open(file, mode, *args, **kwargs)
+
+    def recording_replace(src, dst, *args, **kwargs):
+        WRITES.append(osp.abspath(os.fspath(dst)))
+        return real_replace(src, dst, *args, **kwargs)
+
+    def recording_rename(src, dst, *args, **kwargs):
+        WRITES.append(osp.abspath(os.fspath(dst)))
+        return real_rename(src, dst, *args, **kwargs)
+
+    builtins.open = recording_open
+    os.replace = recording_replace
+    os.rename = recording_rename
+
+
+if os.environ.get('KDEP_FAULT_RECORD_WRITES'):
+    _record_writes()
 
 
 def _env_int(name):
@@ -56,6 +90,14 @@ class KDEPTestFaultHook(Hook):
                          outputs=None):
         if self.kill_at is not None and runner.iter + 1 == self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def after_run(self, runner):
+        folder = os.environ.get('KDEP_FAULT_RECORD_WRITES')
+        if folder:
+            with open(
+                    osp.join(folder, f'writes_rank{dist.get_rank()}.txt'),
+                    'w') as f:
+                f.write('\n'.join(WRITES))
 
     def after_train(self, runner):
         if not self.dump_dir:

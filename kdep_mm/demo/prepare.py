@@ -630,7 +630,11 @@ def prepare(data_root: str,
         if osp.isfile(marker):
             os.remove(marker)
         os.makedirs(out)
-        summary = PART_FUNCS[part](store, out, p)
+        try:
+            summary = PART_FUNCS[part](store, out, p)
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)  # never leave half a part
+            raise
         files, size = _dir_size(out)
         done = dict(
             key=key,

@@ -278,3 +278,22 @@ def test_prepared_data_loads_in_the_libraries():
         sample = seg[0]
     assert sample['gt_seg_map'].max() <= 10
     assert sample['gt_seg_map'].shape == sample['img'].shape[:2]
+
+
+def test_prepare_failed_part_leaves_nothing(tmp_path, monkeypatch):
+
+    def broken_part(store, out, p):
+        with open(osp.join(out, 'half.txt'), 'w') as f:
+            f.write('half')
+        raise A.AssetHashError('x.whl', '0' * 64, '1' * 64, 'archive')
+
+    monkeypatch.setitem(P.PART_FUNCS, 'pool', broken_part)
+    store = A.PackageStore(
+        cache_dir=str(tmp_path),
+        manifest={'dataset-fashion-mnist': dict(source='debian')},
+        offline=True)
+    root = str(tmp_path / 'demo')
+    with pytest.raises(A.AssetHashError, match='refusing archive x.whl'):
+        P.prepare(root, parts=['pool'], store=store)
+    assert not osp.exists(osp.join(root, 'pool'))
+    assert not osp.exists(osp.join(root, '.done', 'pool.json'))

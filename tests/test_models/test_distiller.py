@@ -108,3 +108,41 @@ def test_basis_file_reuse_and_refusal(tmp_path, backbone_file, r34_teacher,
     # Other dimensions (a ResNet-50 teacher, D_t = 2048).
     with pytest.raises(ValueError, match='d_t: file has 512'):
         _model(r50_teacher, basis_file=path)
+
+
+def test_rank_deficient_teacher_is_detected(backbone_file):
+    """MobileNetV2 x0.5: its last 1x1 conv maps 160 channels to 1280, so
+    the pre-activation feature has rank <= 160 < k = 512 (ResNet-18)."""
+    from mmengine.optim import OptimWrapper
+
+    from kdep_mm.engine.hooks import KDEPBasisHook
+    cfg = dict(type='MobileNetV2', widen_factor=0.5)
+    model = _model(dict(model=cfg, checkpoint=backbone_file(cfg)))
+    assert model.align.d_t == 1280 and model.align.k == 512
+    torch.manual_seed(0)
+    images = torch.rand(400, 3, 32, 32) * 255
+    loader = [dict(inputs=list(batch)) for batch in images.split(100)]
+
+    class Loader(list):
+        dataset = range(400)
+
+    stats = KDEPBasisHook().collect(model, Loader(loader), _NullLogger())
+    res = stats.decompose()
+    with pytest.warns(UserWarning, match='numerical rank 160 < k = 512'):
+        model.align.set_basis(res['mean'], res['basis'], res['spectrum'],
+                              res['num_images'])
+    assert model.align.num_targets == 160
+    s = res['spectrum']
+    assert int(model.align.rank) == 160
+    assert s[160] < 1e-5 * s[0]  # beyond the rank: rounding noise only
+    pred, target = model.align(torch.randn(2, 512), torch.randn(2, 1280))
+    assert pred.shape == target.shape == (2, 160)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    loss = model.train_step(dict(inputs=images[:4]), wrapper)['loss']
+    assert torch.isfinite(loss)
+
+
+class _NullLogger:
+
+    def info(self, msg):
+        pass

@@ -27,10 +27,24 @@ def _set_dotted(obj: Any, keys: list, value: Any) -> None:
         obj[keys[-1]] = value
 
 
+def _strip_scope(obj: Any) -> Any:
+    # scoped configs tag their dicts with `_scope_` where they are read
+    if isinstance(obj, dict):
+        return {
+            k: _strip_scope(v)
+            for k, v in obj.items() if k != '_scope_'
+        }
+    return obj
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and _strip_scope(a) == _strip_scope(b)
+
+
 def _replace(obj: Any, old: Any, keys: list, value: Any) -> Any:
     """Apply ``keys = value`` to every sub-value of ``obj`` equal to
     ``old`` (the whole value if ``keys`` is empty)."""
-    if obj == old and type(obj) is type(old):
+    if _same(obj, old):
         if not keys:
             return copy.deepcopy(value)
         try:

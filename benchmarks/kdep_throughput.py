@@ -174,8 +174,13 @@ def make_teacher_checkpoint(workdir: str) -> str:
     return path
 
 
-def build_kdep(student: dict, loss_weight: float, ckpt: str, size: int,
-               channels_last: bool, device: torch.device) -> torch.nn.Module:
+def build_kdep(student: dict,
+               loss_weight: float,
+               ckpt: str,
+               size: int,
+               channels_last: bool,
+               device: torch.device,
+               compile: bool = False) -> torch.nn.Module:
     model = MODELS.build(
         dict(
             type='KDEP',
@@ -183,7 +188,8 @@ def build_kdep(student: dict, loss_weight: float, ckpt: str, size: int,
             teacher=dict(model=TEACHER, checkpoint=ckpt),
             loss=dict(type='KDEPLoss', mode='mse', loss_weight=loss_weight),
             probe_size=min(size, 64),
-            channels_last=channels_last))
+            channels_last=channels_last,
+            compile=compile))
     align = model.align
     g = torch.Generator().manual_seed(0)
     basis, _ = torch.linalg.qr(torch.randn(align.d_t, align.k, generator=g))
@@ -413,10 +419,17 @@ def run_pair(name: str,
     for mode in modes:
         amp, cl = MODES[mode]
         torch.manual_seed(0)
-        kdep = build_kdep(student, w, ckpt, args.size, cl, device)
+        kdep = build_kdep(student, w, ckpt, args.size, cl, device,
+                          args.compile)
         sup = build_supervised(student, cl, device)
-        if name not in flops_cache:
-            flops_cache[name] = count_flops(kdep, sup, args.size, device)
+        if args.compile:  # in place, like the KDEP model's option
+            sup.backbone.compile()
+        if name not in flops_cache:  # counted on uncompiled networks
+            flops_cache[name] = count_flops(
+                build_kdep(student, w, ckpt, args.size, cl, device)
+                if args.compile else kdep,
+                build_supervised(student, cl, device) if args.compile else sup,
+                args.size, device)
         flops = flops_cache[name]
         kdep.train()
         sup.train()
@@ -637,6 +650,11 @@ def parse_args():
         default=None,
         help='DataLoader workers (default: min(8, cpu count))')
     p.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the student and teacher (the model option '
+        'compile=True; the warm-up then includes compiling)')
+    p.add_argument(
         '--no-teacher-mode-check',
         action='store_true',
         help='skip the no_grad vs inference_mode comparison')
@@ -706,7 +724,8 @@ def main():
         teacher_mode=teacher_rows,
         command=' '.join([sys.executable] + sys.argv))
     os.makedirs(args.out_dir, exist_ok=True)
-    tag = args.tag or f'{device.type}_{args.size}px_b{args.batch}'
+    tag = args.tag or f'{device.type}_{args.size}px_b{args.batch}' + (
+        '_compile' if args.compile else '')
     md = markdown(result)
     with open(osp.join(args.out_dir, tag + '.md'), 'w') as f:
         f.write(md)

@@ -116,6 +116,11 @@ class KDEP(BaseModel):
             feature widths when the model is built.
         channels_last (bool): Run both networks in channels-last memory
             format (faster convolutions on most hardware).
+        compile (bool | dict): ``torch.compile`` the networks in place
+            (``nn.Module.compile``: parameter names and checkpoints are
+            unchanged): ``True`` for both, or ``dict(student=bool,
+            teacher=bool)``. Off by default; see benchmarks/README.md for
+            what it gains and costs.
         data_preprocessor (dict, optional): Defaults to mmpretrain's
             ``ClsDataPreprocessor`` with ImageNet mean/std and BGR->RGB.
         init_cfg (dict, optional): Initialisation of the student.
@@ -130,6 +135,7 @@ class KDEP(BaseModel):
                  basis_file: Optional[str] = None,
                  probe_size: int = 224,
                  channels_last: bool = False,
+                 compile: Union[bool, dict] = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -162,6 +168,13 @@ class KDEP(BaseModel):
         self.basis_file = basis_file
         if basis_file is not None:
             self.load_basis_file(basis_file)
+        if not isinstance(compile, dict):
+            compile = dict(student=compile, teacher=compile)
+        # After the probe, so that nothing is compiled for its input size.
+        if compile.get('student'):
+            self.backbone.compile()
+        if compile.get('teacher'):
+            self.teacher.compile()
 
     # ------------------------------------------------------------------ set-up
     @torch.no_grad()

@@ -5,6 +5,5 @@ from .datagen import (make_ade20k, make_cityscapes, make_coco, make_cub,
 
 __all__ = [
     'make_ade20k', 'make_cityscapes', 'make_coco', 'make_cub',
-    'make_image_folder', 'make_kdep_checkpoint', 'make_voc_det',
-    'make_voc_seg'
+    'make_image_folder', 'make_kdep_checkpoint', 'make_voc_det', 'make_voc_seg'
 ]

@@ -40,11 +40,13 @@ def _boxes(rng, h, w, n=2) -> List[Tuple[int, int, int, int]]:
     return out
 
 
-def make_kdep_checkpoint(path: str,
-                         student: str = 'resnet18',
-                         seed: int = 0,
-                         drop_keys: Sequence[str] = (),
-                         reshape_keys: Sequence[str] = ()) -> dict:
+def make_kdep_checkpoint(
+    path: str,
+    student: str = 'resnet18',
+    seed: int = 0,
+    drop_keys: Sequence[str] = (),
+    reshape_keys: Sequence[str] = ()
+) -> dict:
     """Write a KDEP pre-training checkpoint with a random student.
 
     Args:
@@ -66,8 +68,10 @@ def make_kdep_checkpoint(path: str,
     state = {}
     for k, v in net.state_dict().items():
         if v.is_floating_point():
-            v = (torch.rand_like(v) + 0.5 if k.endswith('running_var') else
-                 torch.randn_like(v) * 0.05)
+            v = (
+                torch.rand_like(v) +
+                0.5 if k.endswith('running_var') else torch.randn_like(v) *
+                0.05)
         if k in reshape_keys:
             v = torch.zeros(*(s + 1 for s in v.shape))
         if k not in drop_keys:
@@ -91,8 +95,7 @@ def make_kdep_checkpoint(path: str,
             align='SVDPTS'))
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     torch.save(
-        dict(meta=meta, state_dict=full, message_hub={}, optimizer={}),
-        path)
+        dict(meta=meta, state_dict=full, message_hub={}, optimizer={}), path)
     return state
 
 
@@ -127,8 +130,9 @@ def make_coco(root: str,
             dict(id=i + 1, name=n, supercategory='none')
             for i, n in enumerate(classes)
         ]
-        with open(osp.join(root, 'annotations', f'instances_{split}.json'),
-                  'w') as f:
+        with open(
+                osp.join(root, 'annotations', f'instances_{split}.json'),
+                'w') as f:
             json.dump(
                 dict(images=images, annotations=anns, categories=cats), f)
     return root
@@ -150,8 +154,9 @@ def make_voc_det(root: str,
         os.makedirs(osp.join(base, 'ImageSets', 'Main'), exist_ok=True)
         ids = [f'{year[-4:]}_{i:06d}' for i in range(num_images)]
         for img_id in ids:
-            _save(osp.join(base, 'JPEGImages', f'{img_id}.jpg'),
-                  _image(rng, h, w))
+            _save(
+                osp.join(base, 'JPEGImages', f'{img_id}.jpg'),
+                _image(rng, h, w))
             objs = ''.join(
                 f'<object><name>{classes[int(rng.integers(0, 3))]}</name>'
                 '<pose>Unspecified</pose><truncated>0</truncated>'
@@ -165,8 +170,9 @@ def make_voc_det(root: str,
                         f'<height>{h}</height><depth>3</depth></size>'
                         f'<segmented>0</segmented>{objs}</annotation>')
         for split in ('trainval', 'test'):
-            with open(osp.join(base, 'ImageSets', 'Main', f'{split}.txt'),
-                      'w') as f:
+            with open(
+                    osp.join(base, 'ImageSets', 'Main', f'{split}.txt'),
+                    'w') as f:
                 f.write('\n'.join(ids) + '\n')
     return root
 
@@ -232,8 +238,7 @@ def make_voc_seg(root: str,
     h, w = size
     ids = [f'2012_{i:06d}' for i in range(num_images)]
     for img_id in ids:
-        _save(osp.join(root, 'JPEGImages', f'{img_id}.jpg'),
-              _image(rng, h, w))
+        _save(osp.join(root, 'JPEGImages', f'{img_id}.jpg'), _image(rng, h, w))
         lab = _label_map(rng, h, w, 21, ignore=255)
         for d in ('SegmentationClass', 'SegmentationClassAug'):
             _save(osp.join(root, d, f'{img_id}.png'), lab)
@@ -292,8 +297,8 @@ def make_cub(root: str,
             images.append(f'{idx} {rel}')
             labels.append(f'{idx} {c + 1}')
             split.append(f'{idx} {0 if i == 0 else 1}')
-    for name, lines in (('images.txt', images),
-                        ('image_class_labels.txt', labels),
+    for name, lines in (('images.txt', images), ('image_class_labels.txt',
+                                                 labels),
                         ('train_test_split.txt', split)):
         with open(osp.join(root, name), 'w') as f:
             f.write('\n'.join(lines) + '\n')

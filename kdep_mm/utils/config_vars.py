@@ -30,10 +30,7 @@ def _set_dotted(obj: Any, keys: list, value: Any) -> None:
 def _strip_scope(obj: Any) -> Any:
     # scoped configs tag their dicts with `_scope_` where they are read
     if isinstance(obj, dict):
-        return {
-            k: _strip_scope(v)
-            for k, v in obj.items() if k != '_scope_'
-        }
+        return {k: _strip_scope(v) for k, v in obj.items() if k != '_scope_'}
     return obj
 
 
@@ -85,8 +82,8 @@ def propagate_variables(cfg: Config, options: Dict[str, Any]) -> Config:
             continue
         old = cfg[name]
         old = old.to_dict() if hasattr(old, 'to_dict') else old
-        if not isinstance(old, (str, dict)) or (keys and not isinstance(
-                old, dict)):
+        if not isinstance(old,
+                          (str, dict)) or (keys and not isinstance(old, dict)):
             continue
         old = copy.deepcopy(old)
         for top in list(cfg.keys()):

@@ -92,9 +92,9 @@ def build_student(student_cfg: dict) -> torch.nn.Module:
         return MODELS.build(cfg)
 
 
-def extract_student(checkpoint: Union[str, dict],
-                    source: Optional[str] = None
-                    ) -> Tuple['OrderedDict', dict]:
+def extract_student(
+        checkpoint: Union[str, dict],
+        source: Optional[str] = None) -> Tuple['OrderedDict', dict]:
     """Validated student tensors and metadata of a KDEP checkpoint.
 
     Args:
@@ -125,9 +125,8 @@ def extract_student(checkpoint: Union[str, dict],
     except KeyError as e:
         raise NotAKDEPCheckpointError(
             f'{source} has no student backbone tensors: {e}') from None
-    state = OrderedDict(
-        (k, v.detach().to('cpu', copy=True).contiguous())
-        for k, v in state.items())
+    state = OrderedDict((k, v.detach().to('cpu', copy=True).contiguous())
+                        for k, v in state.items())
     student = build_student(kdep['student'])
     load_state_dict_strict(
         student, state, source=f'student backbone of {source}')

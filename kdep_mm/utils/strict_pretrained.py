@@ -117,13 +117,9 @@ class StrictPretrainedInit:
                 (f' (prefix {self.prefix!r})' if self.prefix else ''))
         if self.strict:
             load_state_dict_strict(
-                module,
-                state,
-                source=what,
-                ignore_missing=self.ignore_missing)
+                module, state, source=what, ignore_missing=self.ignore_missing)
         else:
-            missing, unexpected, mismatched = compare_state_dict(
-                module, state)
+            missing, unexpected, mismatched = compare_state_dict(module, state)
             bad = {k for k, _, _ in mismatched}
             module.load_state_dict(
                 OrderedDict((k, v) for k, v in state.items() if k not in bad),

@@ -1,7 +1,7 @@
 """KDEP students in mmdet: the real configs, one iteration, one eval."""
 import pytest
-
 from _common import assert_backbone_equal, load_config, train_and_eval
+
 from kdep_mm.testing import make_coco, make_voc_det
 
 BB = {'': 'backbone.'}

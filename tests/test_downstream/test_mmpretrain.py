@@ -1,8 +1,8 @@
 """KDEP students in mmpretrain: the real configs, one iteration, one
 eval."""
 import pytest
-
 from _common import assert_backbone_equal, load_config, train_and_eval
+
 from kdep_mm.testing import make_cub, make_image_folder
 
 CASES = [

@@ -1,7 +1,7 @@
 """KDEP students in mmseg: the real configs, one iteration, one eval."""
 import pytest
-
 from _common import assert_backbone_equal, load_config, train_and_eval
+
 from kdep_mm.testing import make_ade20k, make_cityscapes, make_voc_seg
 
 CASES = [
@@ -9,8 +9,7 @@ CASES = [
      'cityscapes'),
     ('pspnet_kdep-mv2_4xb4-160k_ade20k-512x512.py', 'mobilenetv2', 'ade'),
     ('deeplabv3_kdep-r18-d8_4xb4-160k_ade20k-512x512.py', 'resnet18', 'ade'),
-    ('deeplabv3_kdep-mv2_4xb4-40k_voc12aug-512x512.py', 'mobilenetv2',
-     'voc'),
+    ('deeplabv3_kdep-mv2_4xb4-40k_voc12aug-512x512.py', 'mobilenetv2', 'voc'),
 ]
 
 
@@ -20,8 +19,7 @@ def data(tmp_path_factory):
     return dict(
         cityscapes=('data/cityscapes/',
                     make_cityscapes(str(root / 'cityscapes')) + '/'),
-        ade=('data/ade/ADEChallengeData2016',
-             make_ade20k(str(root / 'ade'))),
+        ade=('data/ade/ADEChallengeData2016', make_ade20k(str(root / 'ade'))),
         voc=('data/VOCdevkit/VOC2012', make_voc_seg(str(root / 'voc'))))
 
 

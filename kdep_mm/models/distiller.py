@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
 from ..utils.basis_file import load_basis
@@ -47,6 +48,14 @@ def weights_fingerprint(module: nn.Module) -> str:
         h.update(str(tuple(value.shape)).encode())
         h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def build_mmpretrain(cfg: dict) -> nn.Module:
+    """Build from mmpretrain's registry whatever the current default scope
+    (inside an mmdet run, ``type='MobileNetV2'`` would else be mmdet's,
+    whose keys differ)."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg)
 
 
 def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
@@ -77,7 +86,7 @@ def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
     model_cfg.pop('init_cfg', None)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg['backbone'].pop('init_cfg', None)
-    teacher = MODELS.build(model_cfg)
+    teacher = build_mmpretrain(model_cfg)
     state = get_state_dict(load_weights(checkpoint), prefix=cfg.get('prefix'))
     load_state_dict_strict(
         teacher,
@@ -149,7 +158,7 @@ class KDEP(BaseModel):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student_cfg = plain(backbone)
-        self.backbone = MODELS.build(backbone)
+        self.backbone = build_mmpretrain(backbone)
         teacher_net, self.teacher_info = build_teacher(teacher)
         # Not a sub-module on purpose (see the module docstring).
         object.__setattr__(self, 'teacher', teacher_net)

@@ -2,7 +2,8 @@
 
     make demo            # = set-up, then: python tools/demo.py
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data/demo]
-                         [--restart]
+                         [--tasks cls,det,seg] [--lr-grid 0.01,0.02,0.05]
+                         [--quick] [--restart]
 
 Stages (each one's result is kept in the work directory, so a second run
 reuses finished stages and an interrupted one resumes):
@@ -13,20 +14,74 @@ reuses finished stages and an interrupted one resumes):
 2. pretrain: KDEP from the teacher into a ResNet-18 on 6,000 unlabelled
    images (basis, distillation, held-out target R^2 every epoch), through
    the real config and tools/train.py; the student is exported at the end.
-3. report: a summary table, printed and written to the work directory.
+3. analysis: the pre-training loss / R^2 curves and the teacher's spectrum
+   before and after PTS, as PNG files.
+4-6. downstream: classification (ELPV), detection (trees), segmentation
+   (glyphs), each fine-tuned from the KDEP student and from scratch (same
+   network and schedule, each arm with its own learning rate) through
+   tools/train.py (and tools/test.py), real runners and metrics.
+7. report: the results table (task, metric, KDEP vs scratch), printed and
+   written to results.md / results.json, with the stage timings.
 """
 import argparse
 import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from kdep_mm.demo.report import (kdep_wins, plot_pretrain_curves,  # noqa
+                                 plot_spectrum, pretrain_curves,
+                                 read_scalars, write_results)
+
 PRETRAIN_CONFIG = osp.join(ROOT, 'configs', 'kdep', 'demo',
                            'kdep_mbv2-r18_demo-pool.py')
+DEMO_CONFIGS = osp.join(ROOT, 'configs', 'demo')
+
+# The downstream tasks. Each arm's config sets its own learning rate
+# (picked on val, see configs/demo/); `--lr-grid` searches instead.
+TASKS = [
+    dict(
+        name='cls',
+        task='classification',
+        data='ELPV defective vs functional',
+        config='cls_r18_elpv-64px_{arm}.py',
+        metric='accuracy/top1',
+        split='test',
+        test=True,  # model chosen on val (best epoch), reported on test
+        quick=['train_cfg.max_epochs=1', 'param_scheduler.T_max=1']),
+    dict(
+        name='det',
+        task='detection',
+        data='NEON trees, Faster R-CNN',
+        config='det_faster-rcnn_r18_fpn_trees-256px_{arm}.py',
+        metric='coco/bbox_mAP',
+        split='val',
+        test=False,
+        quick=[
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'default_hooks.checkpoint.interval=1'
+        ]),
+    dict(
+        name='seg',
+        task='segmentation',
+        data='glyphs on photos, Semantic FPN',
+        config='seg_fpn_r18_glyphs-128px_{arm}.py',
+        metric='mIoU',
+        split='val',
+        test=False,
+        quick=[
+            'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+            'default_hooks.checkpoint.interval=4'
+        ]),
+]
+ARMS = ('kdep', 'scratch')
 
 
 def banner(text: str) -> None:
@@ -35,15 +90,21 @@ def banner(text: str) -> None:
 
 def run(cmd, log_file: str) -> None:
     """Run a stage's command, showing its output and keeping a log."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     with open(log_file, 'a') as log:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True)
         for line in proc.stdout:
             log.write(line)
-            if 'UserWarning' in line or 'warnings.warn' in line:
+            if 'Warning' in line or 'warnings.warn' in line or \
+                    '_bootstrap' in line or 'import pkg_resources' in line:
                 continue
             sys.stdout.write(line)
             sys.stdout.flush()
@@ -51,89 +112,343 @@ def run(cmd, log_file: str) -> None:
         raise SystemExit(f'stage failed: {" ".join(cmd)} (log: {log_file})')
 
 
-def stage_assets(args) -> dict:
-    banner('1/3 assets: real teacher and real images')
-    run([sys.executable, 'tools/prepare_demo_assets.py', '--data-root',
-         args.data_root], osp.join(args.work_dir, 'assets.log'))
-    with open(osp.join(args.data_root, 'index.json')) as f:
+def load_json(path: str):
+    with open(path) as f:
         return json.load(f)
 
 
+def dump_json(obj, path: str) -> None:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)  # a result file is complete or absent
+
+
+# ------------------------------------------------------------------ stages
+def stage_assets(args) -> dict:
+    banner('1/7 assets: real teacher and real images')
+    run([
+        sys.executable, 'tools/prepare_demo_assets.py', '--data-root',
+        args.data_root
+    ], osp.join(args.work_dir, 'assets.log'))
+    return load_json(osp.join(args.data_root, 'index.json'))
+
+
 def stage_pretrain(args) -> dict:
-    banner('2/3 KDEP pre-training: ImageNet MobileNetV2 -> ResNet-18')
+    banner('2/7 KDEP pre-training: ImageNet MobileNetV2 -> ResNet-18 '
+           f'({args.pretrain_epochs} epochs, 6,000 unlabelled images)')
     work = osp.join(args.work_dir, 'pretrain')
     exported = glob.glob(osp.join(work, 'kdep_*-*.pth'))
-    if not exported:
+    if exported:
+        print(f'reusing the finished pre-training in {work}')
+    else:
+        n = args.pretrain_epochs
         cmd = [
             sys.executable, 'tools/train.py', PRETRAIN_CONFIG, '--work-dir',
-            work, '--cfg-options', f'data_root={args.data_root}'
+            work, '--cfg-options', f'data_root={args.data_root}',
+            f'train_cfg.max_epochs={n}', f'param_scheduler.T_max={n}'
         ]
         if osp.exists(osp.join(work, 'last_checkpoint')):
             cmd.append('--resume')  # an interrupted run goes on
-        start = time.time()
         run(cmd, osp.join(args.work_dir, 'pretrain.log'))
         exported = glob.glob(osp.join(work, 'kdep_*-*.pth'))
-        print(f'pre-training took {time.time() - start:.0f} s')
-    else:
-        print(f'reusing the finished pre-training in {work}')
-    scalars = sorted(glob.glob(osp.join(work, '*', 'vis_data',
-                                        'scalars.json')))
-    rows = []
-    for path in scalars:
-        with open(path) as f:
-            rows += [json.loads(line) for line in f]
-    val = [r for r in rows if 'kdep/r2' in r]
-    train = [r for r in rows if 'loss' in r]
+        if not exported:
+            raise SystemExit(f'pre-training wrote no student file in {work}')
+    rows = read_scalars(work)
+    curves = pretrain_curves(rows)
+    last = {}
+    for r in rows:
+        if 'kdep/r2' in r:
+            last = r
     return dict(
-        student=sorted(exported)[-1] if exported else None,
-        first_loss=train[0]['loss'] if train else None,
-        last_loss=train[-1]['loss'] if train else None,
-        r2=val[-1] if val else {},
+        student=max(exported, key=osp.getmtime),
+        work_dir=work,
+        epochs=len(curves['epoch']),
+        first_loss=curves['iter_loss'][0] if curves['iter_loss'] else None,
+        last_epoch_loss=curves['loss'][-1] if curves['loss'] else None,
+        r2={k: v
+            for k, v in last.items() if k.startswith('kdep/')},
         basis=osp.join(work, 'kdep_basis.pth'))
 
 
+def pts_statistics(basis_file: str, data_root: str, max_images: int = 1000):
+    """Per-direction std of the teacher's projected features before and
+    after PTS on the held-out pool images, computed directly: the teacher
+    (the pre-training config's) on the val images, ``(f - mean) @ V``, then
+    PTS, with the basis file's mean and directions."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import DATASETS, MODELS
+
+    import kdep_mm  # noqa: F401
+    from kdep_mm.utils.basis_file import load_basis
+    cfg = Config.fromfile(PRETRAIN_CONFIG)
+    init_default_scope('mmpretrain')
+    model_cfg = cfg.model.copy()
+    model_cfg.teacher.checkpoint = osp.join(data_root, 'teachers',
+                                            'mobilenet-v2_in1k.pth')
+    model_cfg.basis_file = basis_file
+    model = MODELS.build(model_cfg).eval()
+    ds_cfg = cfg.val_dataloader.dataset.copy()
+    ds_cfg.data_root = osp.join(data_root, 'pool')
+    dataset = DATASETS.build(ds_cfg)
+    n = min(max_images, len(dataset))
+    feats = []
+    with torch.no_grad():
+        for start in range(0, n, 100):
+            batch = pseudo_collate(
+                [dataset[i] for i in range(start, min(n, start + 100))])
+            inputs = model.data_preprocessor(batch, False)['inputs']
+            feats.append(model.extract_teacher_feat(inputs).float())
+    f = torch.cat(feats)
+    basis = load_basis(basis_file)
+    align = model.align
+    raw = (f - align.mean) @ align.basis
+    target = align.target(f)
+    return dict(
+        spectrum=basis['spectrum'].tolist(),
+        rank=int(align.rank),
+        k=int(align.k),
+        num_images=n,
+        raw_std=raw.std(0).tolist(),
+        target_std=target.std(0).tolist())
+
+
+def stage_analysis(args, pre: dict) -> dict:
+    banner('3/7 analysis: loss / R^2 curves, spectrum before and after PTS')
+    out = osp.join(args.work_dir, 'analysis.json')
+    curves_png = osp.join(args.work_dir, 'pretrain_curves.png')
+    spectrum_png = osp.join(args.work_dir, 'spectrum_pts.png')
+    if osp.exists(out) and osp.exists(curves_png) and osp.exists(
+            spectrum_png):
+        print(f'reusing {out}')
+        return load_json(out)
+    curves = pretrain_curves(read_scalars(pre['work_dir']))
+    plot_pretrain_curves(curves, curves_png)
+    stats = pts_statistics(pre['basis'], args.data_root)
+    plot_spectrum(
+        stats['spectrum'],
+        stats['target_std'],
+        stats['rank'],
+        stats['k'],
+        spectrum_png,
+        raw_std=stats['raw_std'])
+    t = stats['target_std']
+    r = stats['raw_std']
+    rank = stats['rank']
+    summary = dict(
+        curves_png=curves_png,
+        spectrum_png=spectrum_png,
+        rank=rank,
+        k=stats['k'],
+        sigma_1=stats['spectrum'][0],
+        sigma_rank=stats['spectrum'][rank - 1],
+        raw_std_ratio_1_to_rank=r[0] / max(r[rank - 1], 1e-12),
+        target_std_ratio_1_to_rank=t[0] / max(t[rank - 1], 1e-12),
+        curves=curves)
+    dump_json(summary, out)
+    print(f"teacher rank {rank} of k = {stats['k']}; std ratio of direction "
+          f"1 to {rank}: {summary['raw_std_ratio_1_to_rank']:.0f} before "
+          f"PTS, {summary['target_std_ratio_1_to_rank']:.1f} after")
+    print(f'plots: {curves_png}, {spectrum_png}')
+    return summary
+
+
+def _metrics_of_test(work: str) -> dict:
+    files = sorted(glob.glob(osp.join(work, '*', '*.json')))
+    if not files:
+        raise SystemExit(f'tools/test.py wrote no metrics in {work}')
+    return load_json(files[-1])
+
+
+def run_arm(args, task: dict, arm: str, student: str, lr=None) -> dict:
+    """Fine-tune one arm (train + val, then test for classification);
+    resumable: a finished arm's result.json is reused."""
+    name = arm if lr is None else f'{arm}_lr{lr:g}'
+    work = osp.join(args.work_dir, task['name'], name)
+    result_file = osp.join(work, 'result.json')
+    if osp.exists(result_file):
+        res = load_json(result_file)
+        print(f"reusing {task['name']}/{name}: {task['metric']} = "
+              f"{res['value']:.4g} ({res['seconds']:.0f} s)")
+        return res
+    if osp.isdir(work):  # an interrupted arm starts over (a few minutes)
+        shutil.rmtree(work)
+    os.makedirs(work)
+    config = osp.join(DEMO_CONFIGS, task['config'].format(arm=arm))
+    opts = [f'checkpoint={student}']
+    if lr is not None:
+        opts.append(f'optim_wrapper.optimizer.lr={lr}')
+    if args.quick:
+        opts += task['quick']
+    print(f"--- {task['task']}, {arm}: {osp.relpath(config, ROOT)}")
+    start = time.time()
+    log = osp.join(work, 'stage.log')
+    run([
+        sys.executable, 'tools/train.py', config, '--work-dir', work,
+        '--cfg-options'
+    ] + opts, log)
+    rows = read_scalars(work)
+    vals = [r[task['metric']] for r in rows if task['metric'] in r]
+    if not vals:
+        raise SystemExit(f"no {task['metric']} logged in {work}")
+    res = dict(
+        config=osp.relpath(config, ROOT),
+        lr=lr if lr is not None else _config_lr(config),
+        val_curve=vals,
+        val=max(vals) if task['test'] else vals[-1])
+    if task['test']:
+        best = glob.glob(osp.join(work, 'best_*.pth'))
+        if not best:
+            raise SystemExit(f'no best checkpoint in {work}')
+        test_work = osp.join(work, 'test')
+        run([
+            sys.executable, 'tools/test.py', config, best[0], '--work-dir',
+            test_work, '--cfg-options'
+        ] + opts, log)
+        metrics = _metrics_of_test(test_work)
+        res['test'] = metrics[task['metric']]
+        res['best_checkpoint'] = osp.basename(best[0])
+        res['value'] = res['test']
+    else:
+        res['value'] = res['val']
+    res['seconds'] = time.time() - start
+    dump_json(res, result_file)
+    print(f"{task['task']}, {arm}: {task['metric']} = {res['value']:.4g} "
+          f"({res['seconds']:.0f} s)")
+    return res
+
+
+def _config_lr(config: str) -> float:
+    from mmengine.config import Config
+    return float(Config.fromfile(config).optim_wrapper.optimizer.lr)
+
+
+def stage_downstream(args, index: int, task: dict, student: str) -> dict:
+    banner(f"{index}/7 {task['task']}: {task['data']} - KDEP student vs "
+           'scratch')
+    out = dict(
+        task=task['task'],
+        data=task['data'],
+        metric=task['metric'],
+        split=task['split'])
+    start = time.time()
+    for arm in ARMS:
+        if args.lr_grid:
+            runs = [run_arm(args, task, arm, student, lr) for lr in
+                    args.lr_grid]
+            best = max(runs, key=lambda r: r['val'])  # chosen on val
+            out[arm] = dict(best, grid={r['lr']: r['value'] for r in runs})
+        else:
+            out[arm] = run_arm(args, task, arm, student)
+    out['seconds'] = time.time() - start
+    return out
+
+
 def stage_report(args, results: dict) -> str:
-    banner('3/3 results')
+    banner('7/7 results')
     pre = results['pretrain']
-    r2 = pre['r2']
-    lines = [
-        '| stage | measure | value |', '|---|---|---|',
-        f"| pre-training | loss, first -> last iteration | "
-        f"{pre['first_loss']:.3f} -> {pre['last_loss']:.3f} |",
+    notes = [
+        f"Pre-training: {pre['epochs']} epochs on 6,000 unlabelled "
+        f"Fashion-MNIST images at 64 px; loss {pre['first_loss']:.2f} (first "
+        f"iteration) -> {pre['last_epoch_loss']:.2f} (last epoch mean); "
+        'held-out target R^2: ' + ', '.join(
+            f'{k[5:]} {v:.3f}' for k, v in sorted(pre['r2'].items())) + '.',
+        'Classification: best epoch on val, reported on test. Detection and '
+        'segmentation have only a train and a val split: the final model is '
+        'reported on val (learning rates were chosen on the same val split, '
+        'for both arms alike).',
+        'Stage timings (s): ' + ', '.join(
+            f'{k} {v:.0f}' for k, v in results['timings'].items()) + '.',
+        f"Plots: `{osp.relpath(results['analysis']['curves_png'], ROOT)}`, "
+        f"`{osp.relpath(results['analysis']['spectrum_png'], ROOT)}`.",
     ]
-    for key in ('kdep/r2_top8', 'kdep/r2_top32', 'kdep/r2'):
-        if key in r2:
-            lines.append(f'| pre-training | held-out target {key[5:]} | '
-                         f'{r2[key]:.3f} |')
-    lines.append(f"| export | student backbone file | "
-                 f"`{osp.relpath(pre['student'], ROOT)}` |")
-    table = '\n'.join(lines)
-    out = osp.join(args.work_dir, 'results.md')
-    with open(out, 'w') as f:
-        f.write(table + '\n')
+    table = write_results(args.work_dir, results, '\n\n'.join(notes))
     print(table)
-    print(f'\nwritten to {out}')
+    score = kdep_wins(results['tasks'])
+    print(f"\nKDEP wins {score['wins']} of {score['tasks']} tasks.")
+    print('\n'.join(notes[:1] + notes[2:]))
+    print(f"written to {osp.join(args.work_dir, 'results.md')} and "
+          'results.json')
     return table
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs',
-                                                       'demo'))
-    parser.add_argument('--data-root', default=osp.join(ROOT, 'data',
-                                                        'demo'))
-    parser.add_argument('--restart', action='store_true',
-                        help='forget finished stages and run them again')
+    parser.add_argument(
+        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
+    parser.add_argument(
+        '--data-root', default=osp.join(ROOT, 'data', 'demo'))
+    parser.add_argument(
+        '--tasks',
+        default='cls,det,seg',
+        help='comma-separated downstream tasks (cls, det, seg)')
+    parser.add_argument('--pretrain-epochs', type=int, default=5)
+    parser.add_argument(
+        '--lr-grid',
+        type=lambda s: [float(v) for v in s.split(',')],
+        default=None,
+        help='search these learning rates for each arm and keep the best '
+        'on val (costs len(grid) x the downstream time)')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='a few iterations per downstream run (a smoke test of the '
+        'pipeline; the numbers mean nothing)')
+    parser.add_argument(
+        '--restart',
+        action='store_true',
+        help='forget finished stages and run them again')
     args = parser.parse_args(argv)
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root)
+    names = [t['name'] for t in TASKS]
+    args.tasks = [t.strip() for t in args.tasks.split(',') if t.strip()]
+    unknown = set(args.tasks) - set(names)
+    if unknown:
+        parser.error(f'unknown tasks {sorted(unknown)}; choose from {names}')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.restart and osp.isdir(args.work_dir):
-        import shutil
         shutil.rmtree(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()
-    results = dict(assets=stage_assets(args))
-    results['pretrain'] = stage_pretrain(args)
+    timings = {}
+
+    def timed(key, fn, *a):
+        t0 = time.time()
+        out = fn(*a)
+        timings[key] = time.time() - t0
+        print(f'[{key}: {timings[key]:.0f} s, demo so far '
+              f'{time.time() - start:.0f} s]', flush=True)
+        return out
+
+    results = dict(assets=timed('assets', stage_assets, args))
+    results['pretrain'] = timed('pretrain', stage_pretrain, args)
+    results['analysis'] = timed('analysis', stage_analysis, args,
+                                results['pretrain'])
+    results['tasks'] = []
+    for i, task in enumerate(TASKS):
+        if task['name'] in args.tasks:
+            results['tasks'].append(
+                timed(task['name'], stage_downstream, args, 4 + i, task,
+                      results['pretrain']['student']))
+    timings['total'] = time.time() - start
+    results['timings'] = timings
+    results['load_average'] = os.getloadavg()
+    results.pop('assets')
+    results['analysis'] = {
+        k: v
+        for k, v in results['analysis'].items() if k != 'curves'
+    }
     stage_report(args, results)
-    print(f'demo finished in {time.time() - start:.0f} s')
+    print(f'demo finished in {time.time() - start:.0f} s (load average '
+          f"{results['load_average'][0]:.1f})")
 
 
 if __name__ == '__main__':

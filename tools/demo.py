@@ -36,9 +36,11 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from kdep_mm.demo.report import (kdep_wins, plot_pretrain_curves,  # noqa
-                                 plot_spectrum, pretrain_curves,
-                                 read_scalars, write_results)
+# isort: off
+from kdep_mm.demo.report import (  # noqa: E402
+    kdep_wins, plot_pretrain_curves, plot_spectrum, pretrain_curves,
+    read_scalars, write_results)
+# isort: on
 
 PRETRAIN_CONFIG = osp.join(ROOT, 'configs', 'kdep', 'demo',
                            'kdep_mbv2-r18_demo-pool.py')
@@ -55,7 +57,12 @@ TASKS = [
         metric='accuracy/top1',
         split='test',
         test=True,  # model chosen on val (best epoch), reported on test
-        quick=['train_cfg.max_epochs=1', 'param_scheduler.T_max=1']),
+        quick=[
+            'train_cfg.max_epochs=1', 'param_scheduler.T_max=1',
+            'train_dataloader.dataset.indices=128',
+            'val_dataloader.dataset.indices=64',
+            'test_dataloader.dataset.indices=64'
+        ]),
     dict(
         name='det',
         task='detection',
@@ -66,7 +73,9 @@ TASKS = [
         test=False,
         quick=[
             'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-            'default_hooks.checkpoint.interval=1'
+            'default_hooks.checkpoint.interval=1',
+            'train_dataloader.dataset.indices=8',
+            'val_dataloader.dataset.indices=4'
         ]),
     dict(
         name='seg',
@@ -78,7 +87,8 @@ TASKS = [
         test=False,
         quick=[
             'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-            'default_hooks.checkpoint.interval=4'
+            'default_hooks.checkpoint.interval=4',
+            'val_dataloader.dataset.indices=4'
         ]),
 ]
 ARMS = ('kdep', 'scratch')
@@ -166,8 +176,10 @@ def stage_pretrain(args) -> dict:
         epochs=len(curves['epoch']),
         first_loss=curves['iter_loss'][0] if curves['iter_loss'] else None,
         last_epoch_loss=curves['loss'][-1] if curves['loss'] else None,
-        r2={k: v
-            for k, v in last.items() if k.startswith('kdep/')},
+        r2={
+            k: v
+            for k, v in last.items() if k.startswith('kdep/')
+        },
         basis=osp.join(work, 'kdep_basis.pth'))
 
 
@@ -221,8 +233,7 @@ def stage_analysis(args, pre: dict) -> dict:
     out = osp.join(args.work_dir, 'analysis.json')
     curves_png = osp.join(args.work_dir, 'pretrain_curves.png')
     spectrum_png = osp.join(args.work_dir, 'spectrum_pts.png')
-    if osp.exists(out) and osp.exists(curves_png) and osp.exists(
-            spectrum_png):
+    if osp.exists(out) and osp.exists(curves_png) and osp.exists(spectrum_png):
         print(f'reusing {out}')
         return load_json(out)
     curves = pretrain_curves(read_scalars(pre['work_dir']))
@@ -337,8 +348,9 @@ def stage_downstream(args, index: int, task: dict, student: str) -> dict:
     start = time.time()
     for arm in ARMS:
         if args.lr_grid:
-            runs = [run_arm(args, task, arm, student, lr) for lr in
-                    args.lr_grid]
+            runs = [
+                run_arm(args, task, arm, student, lr) for lr in args.lr_grid
+            ]
             best = max(runs, key=lambda r: r['val'])  # chosen on val
             out[arm] = dict(best, grid={r['lr']: r['value'] for r in runs})
         else:
@@ -354,14 +366,15 @@ def stage_report(args, results: dict) -> str:
         f"Pre-training: {pre['epochs']} epochs on 6,000 unlabelled "
         f"Fashion-MNIST images at 64 px; loss {pre['first_loss']:.2f} (first "
         f"iteration) -> {pre['last_epoch_loss']:.2f} (last epoch mean); "
-        'held-out target R^2: ' + ', '.join(
-            f'{k[5:]} {v:.3f}' for k, v in sorted(pre['r2'].items())) + '.',
+        'held-out target R^2: ' +
+        ', '.join(f'{k[5:]} {v:.3f}'
+                  for k, v in sorted(pre['r2'].items())) + '.',
         'Classification: best epoch on val, reported on test. Detection and '
         'segmentation have only a train and a val split: the final model is '
         'reported on val (learning rates were chosen on the same val split, '
         'for both arms alike).',
-        'Stage timings (s): ' + ', '.join(
-            f'{k} {v:.0f}' for k, v in results['timings'].items()) + '.',
+        'Stage timings (s): ' +
+        ', '.join(f'{k} {v:.0f}' for k, v in results['timings'].items()) + '.',
         f"Plots: `{osp.relpath(results['analysis']['curves_png'], ROOT)}`, "
         f"`{osp.relpath(results['analysis']['spectrum_png'], ROOT)}`.",
     ]
@@ -379,8 +392,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
-    parser.add_argument(
-        '--data-root', default=osp.join(ROOT, 'data', 'demo'))
+    parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'demo'))
     parser.add_argument(
         '--tasks',
         default='cls,det,seg',
@@ -424,8 +436,10 @@ def main(argv=None):
         t0 = time.time()
         out = fn(*a)
         timings[key] = time.time() - t0
-        print(f'[{key}: {timings[key]:.0f} s, demo so far '
-              f'{time.time() - start:.0f} s]', flush=True)
+        print(
+            f'[{key}: {timings[key]:.0f} s, demo so far '
+            f'{time.time() - start:.0f} s]',
+            flush=True)
         return out
 
     results = dict(assets=timed('assets', stage_assets, args))

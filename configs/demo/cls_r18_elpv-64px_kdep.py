@@ -58,8 +58,7 @@ test_dataloader = dict(
     batch_size=128,
     num_workers=1,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        **_dataset, ann_file='meta/test.txt', pipeline=test_pipeline))
+    dataset=dict(**_dataset, ann_file='meta/test.txt', pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 

@@ -32,8 +32,7 @@ model = dict(
         norm_cfg=norm_cfg))
 
 metainfo = dict(
-    classes=('background', '0', '1', '2', '3', '4', '5', '6', '7', '8',
-             '9'),
+    classes=('background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
     palette=[[0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25],
              [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240],
              [240, 50, 230], [210, 245, 60], [250, 190, 212]])
@@ -68,7 +67,8 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         **_dataset,
-        data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'),
+        data_prefix=dict(
+            img_path='img_dir/train', seg_map_path='ann_dir/train'),
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
@@ -105,7 +105,6 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=max_iters))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

@@ -96,11 +96,10 @@ def make_table(tasks: Sequence[Dict]) -> str:
         digits = 3 if t['metric'].startswith('coco/') else 1
         lrs = (f"{t.get('kdep', {}).get('lr', '-')} / "
                f"{t.get('scratch', {}).get('lr', '-')}")
-        lines.append(
-            f"| {t['task']} | {t['data']} ({t['split']}) | "
-            f"{METRIC_NAMES.get(t['metric'], t['metric'])} | "
-            f'{_fmt(k, digits)} | {_fmt(s, digits)} | '
-            f'{sign}{_fmt(diff, digits)} | {lrs} |')
+        lines.append(f"| {t['task']} | {t['data']} ({t['split']}) | "
+                     f"{METRIC_NAMES.get(t['metric'], t['metric'])} | "
+                     f'{_fmt(k, digits)} | {_fmt(s, digits)} | '
+                     f'{sign}{_fmt(diff, digits)} | {lrs} |')
     return '\n'.join(lines)
 
 
@@ -144,19 +143,25 @@ def plot_pretrain_curves(curves: Dict, out_file: str) -> str:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     if curves['iter']:
-        ax1.plot(curves['iter'], curves['iter_loss'], lw=0.8, alpha=0.5,
-                 label='per logged iteration')
+        ax1.plot(
+            curves['iter'],
+            curves['iter_loss'],
+            lw=0.8,
+            alpha=0.5,
+            label='per logged iteration')
     if curves['epoch']:
-        per_epoch = len(curves['iter']) and max(curves['iter']) / max(
-            curves['epoch'])
-        ax1.plot([e * per_epoch for e in curves['epoch']], curves['loss'],
-                 'o-', label='epoch mean (at epoch end)')
+        per_epoch = len(
+            curves['iter']) and max(curves['iter']) / max(curves['epoch'])
+        ax1.plot([e * per_epoch for e in curves['epoch']],
+                 curves['loss'],
+                 'o-',
+                 label='epoch mean (at epoch end)')
     ax1.set_xlabel('iteration')
     ax1.set_ylabel('KDEP loss (3 x MSE to PTS targets)')
     ax1.set_title('pre-training loss')
     ax1.legend()
-    for key, label in (('r2_top8', 'top-8 directions'),
-                       ('r2_top32', 'top-32 directions'),
+    for key, label in (('r2_top8', 'top-8 directions'), ('r2_top32',
+                                                         'top-32 directions'),
                        ('r2', 'all distilled directions')):
         if curves[key]:
             ax2.plot(curves['val_epoch'], curves[key], 'o-', label=label)
@@ -188,8 +193,8 @@ def plot_spectrum(spectrum: Sequence[float],
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     idx = list(range(1, len(spectrum) + 1))
     ax1.semilogy(idx, [max(float(v), 1e-12) for v in spectrum], lw=1.2)
-    ax1.axvline(rank, color='r', ls='--', lw=0.8,
-                label=f'numerical rank {rank}')
+    ax1.axvline(
+        rank, color='r', ls='--', lw=0.8, label=f'numerical rank {rank}')
     ax1.axvline(k, color='k', ls=':', lw=0.8, label=f'k = {k} (student)')
     ax1.set_xlabel('direction')
     ax1.set_ylabel('singular value')

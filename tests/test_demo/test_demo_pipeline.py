@@ -1,0 +1,209 @@
+"""The demo's own code paths: the report and table from result files, the
+plots, stage skipping and argument checks (the full demo is not run)."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+from kdep_mm.demo import report
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location(
+        'kdep_demo_tool', osp.join(ROOT, 'tools', 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_scalars(work_dir, epochs=3, iters_per_epoch=4):
+    folder = osp.join(work_dir, '20260101_000000', 'vis_data')
+    import os
+    os.makedirs(folder)
+    it = 0
+    with open(osp.join(folder, 'scalars.json'), 'w') as f:
+        for e in range(1, epochs + 1):
+            for _ in range(iters_per_epoch):
+                it += 10
+                f.write(
+                    json.dumps(
+                        dict(
+                            lr=0.05, loss=15.0 -
+                            e, epoch=e, iter=it, step=it)) + '\n')
+            f.write(
+                json.dumps({
+                    'kdep/r2': 0.05 * e,
+                    'kdep/r2_top8': 0.2 * e,
+                    'kdep/r2_top32': 0.1 * e,
+                    'step': e
+                }) + '\n')
+
+
+TASKS = [
+    dict(
+        task='classification',
+        data='ELPV',
+        metric='accuracy/top1',
+        split='test',
+        kdep=dict(value=80.5, lr=0.02),
+        scratch=dict(value=75.25, lr=0.05)),
+    dict(
+        task='detection',
+        data='trees',
+        metric='coco/bbox_mAP',
+        split='val',
+        kdep=dict(value=0.10, lr=0.02),
+        scratch=dict(value=0.125, lr=0.02)),
+    dict(
+        task='segmentation',
+        data='glyphs',
+        metric='mIoU',
+        split='val',
+        kdep=dict(value=40.0, lr=0.02),
+        scratch=dict(value=None, lr=0.05)),
+]
+
+
+def test_table_and_score():
+    table = report.make_table(TASKS)
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(TASKS)
+    assert '| 80.5 | 75.2 | +5.2 | 0.02 / 0.05 |' in lines[2]
+    assert '| 0.100 | 0.125 | -0.025 |' in lines[3]
+    assert '| 40.0 | - | - |' in lines[4]  # a missing arm is shown, not 0
+    assert report.kdep_wins(TASKS) == dict(wins=1, losses=1, ties=0, tasks=2)
+
+
+def test_write_results(tmp_path):
+    results = dict(tasks=TASKS, timings=dict(total=12.0))
+    report.write_results(str(tmp_path), results, 'a note')
+    md = (tmp_path / 'results.md').read_text()
+    assert 'KDEP wins 1 of 2 tasks' in md and 'a note' in md
+    saved = json.loads((tmp_path / 'results.json').read_text())
+    assert saved['score']['wins'] == 1
+    assert saved['tasks'][0]['kdep']['value'] == 80.5
+
+
+def test_curves_from_scalars_and_plots(tmp_path):
+    fake_scalars(str(tmp_path))
+    rows = report.read_scalars(str(tmp_path))
+    curves = report.pretrain_curves(rows)
+    assert curves['epoch'] == [1, 2, 3]
+    assert curves['loss'] == [14.0, 13.0, 12.0]
+    assert curves['val_epoch'] == [1, 2, 3]
+    assert curves['r2_top8'] == pytest.approx([0.2, 0.4, 0.6])
+    out = report.plot_pretrain_curves(curves, str(tmp_path / 'c.png'))
+    assert osp.getsize(out) > 1000
+    spectrum = [100.0 / (i + 1) for i in range(20)] + [0.0] * 12
+    out = report.plot_spectrum(
+        spectrum, [1.0 / (i + 1)**0.3 for i in range(32)],
+        rank=20,
+        k=32,
+        out_file=str(tmp_path / 's.png'),
+        raw_std=[1.0 / (i + 1) for i in range(32)])
+    assert osp.getsize(out) > 1000
+    assert report.last_metric(rows, 'kdep/r2') == pytest.approx(0.15)
+    assert report.best_metric(rows, 'kdep/r2_top8') == pytest.approx(0.6)
+
+
+def test_finished_arm_is_reused(tmp_path, monkeypatch):
+    demo = load_demo()
+    args = demo.parse_args(['--work-dir', str(tmp_path), '--tasks', 'cls'])
+    task = demo.TASKS[0]
+    work = tmp_path / 'cls' / 'kdep'
+    work.mkdir(parents=True)
+    (work / 'result.json').write_text(
+        json.dumps(dict(value=81.0, val=80.0, lr=0.02, seconds=5.0)))
+
+    def no_run(*a, **k):
+        raise AssertionError('a finished stage must not run again')
+
+    monkeypatch.setattr(demo, 'run', no_run)
+    res = demo.run_arm(args, task, 'kdep', 'student.pth')
+    assert res['value'] == 81.0
+
+
+def test_interrupted_arm_starts_over_and_fails_loudly(tmp_path, monkeypatch):
+    demo = load_demo()
+    args = demo.parse_args(['--work-dir', str(tmp_path), '--tasks', 'seg'])
+    task = demo.TASKS[2]
+    work = tmp_path / 'seg' / 'scratch'
+    work.mkdir(parents=True)
+    (work / 'stale.txt').write_text('half-written')
+    calls = []
+    monkeypatch.setattr(demo, 'run', lambda cmd, log: calls.append(cmd))
+    # the runner "ran" but logged no metric: a clear error, no result file
+    with pytest.raises(SystemExit, match='no mIoU logged'):
+        demo.run_arm(args, task, 'scratch', 'student.pth')
+    assert not (work / 'stale.txt').exists()
+    assert not (work / 'result.json').exists()
+    assert calls and 'tools/train.py' in calls[0]
+    assert 'checkpoint=student.pth' in calls[0]
+
+
+def test_arm_result_from_runner_logs(tmp_path, monkeypatch):
+    demo = load_demo()
+    args = demo.parse_args(
+        ['--work-dir',
+         str(tmp_path), '--tasks', 'det', '--quick'])
+    task = demo.TASKS[1]
+
+    def fake_run(cmd, log):
+        work = cmd[cmd.index('--work-dir') + 1]
+        folder = osp.join(work, '20260101_000000', 'vis_data')
+        import os
+        os.makedirs(folder)
+        with open(osp.join(folder, 'scalars.json'), 'w') as f:
+            f.write(json.dumps({'coco/bbox_mAP': 0.123, 'step': 1}) + '\n')
+
+    monkeypatch.setattr(demo, 'run', fake_run)
+    res = demo.run_arm(args, task, 'kdep', 'student.pth', lr=0.01)
+    assert res['value'] == pytest.approx(0.123) and res['lr'] == 0.01
+    assert (tmp_path / 'det' / 'kdep_lr0.01' / 'result.json').exists()
+
+
+def test_lr_grid_picks_on_val(tmp_path, monkeypatch):
+    demo = load_demo()
+    args = demo.parse_args([
+        '--work-dir',
+        str(tmp_path), '--tasks', 'cls', '--lr-grid', '0.01,0.05'
+    ])
+    scores = {
+        ('kdep', 0.01): (70, 71),
+        ('kdep', 0.05): (75, 69),
+        ('scratch', 0.01): (60, 62),
+        ('scratch', 0.05): (65, 64)
+    }
+
+    def fake_arm(args, task, arm, student, lr=None):
+        val, test = scores[(arm, lr)]
+        return dict(val=val, value=test, lr=lr)
+
+    monkeypatch.setattr(demo, 'run_arm', fake_arm)
+    out = demo.stage_downstream(args, 4, demo.TASKS[0], 'student.pth')
+    assert out['kdep']['lr'] == 0.05 and out['kdep']['value'] == 69
+    assert out['scratch']['lr'] == 0.05 and out['scratch']['value'] == 64
+    assert out['kdep']['grid'] == {0.01: 71, 0.05: 69}
+
+
+def test_unknown_task_is_refused():
+    demo = load_demo()
+    with pytest.raises(SystemExit):
+        demo.parse_args(['--tasks', 'cls,depth'])
+
+
+def test_demo_configs_exist_for_every_task_and_arm():
+    demo = load_demo()
+    from mmengine.config import Config
+    for task in demo.TASKS:
+        lrs = {}
+        for arm in demo.ARMS:
+            cfg = Config.fromfile(
+                osp.join(demo.DEMO_CONFIGS, task['config'].format(arm=arm)))
+            init = cfg.model.backbone.get('init_cfg')
+            assert (init is not None) == (arm == 'kdep'), (task, arm)
+            lrs[arm] = cfg.optim_wrapper.optimizer.lr
+        assert all(lr > 0 for lr in lrs.values())

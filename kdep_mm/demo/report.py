@@ -211,7 +211,12 @@ def plot_spectrum(spectrum: Sequence[float],
     ax2.semilogy(
         idx, [max(float(v) / t0, 1e-12) for v in target_std],
         label='after PTS (T=0.1, n=3): the targets')
-    ax2.axvline(rank, color='r', ls='--', lw=0.8)
+    ax2.axvline(
+        rank,
+        color='r',
+        ls='--',
+        lw=0.8,
+        label='rank: directions beyond it are not distilled')
     ax2.set_xlabel('direction')
     ax2.set_ylabel('std / std of direction 1')
     ax2.set_title('per-direction std on held-out images')

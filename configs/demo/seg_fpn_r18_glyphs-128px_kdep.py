@@ -29,7 +29,14 @@ model = dict(
         in_channels=[128, 128, 128, 128],
         channels=64,
         num_classes=num_classes,
-        norm_cfg=norm_cfg))
+        norm_cfg=norm_cfg,
+        # 96% of the pixels are background: without weights a short run
+        # predicts background everywhere (mIoU = 96.4 / 11 for both arms)
+        loss_decode=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            loss_weight=1.0,
+            class_weight=[0.1] + [1.0] * 10)))
 
 metainfo = dict(
     classes=('background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),

@@ -72,3 +72,12 @@ def backbone_file(tmp_path):
         return save_backbone(cfg, str(tmp_path / name), seed)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_scope():
+    """Each test starts in mmpretrain's scope: a Runner of an earlier test
+    (mmdet, mmseg) leaves its own default scope behind otherwise."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield

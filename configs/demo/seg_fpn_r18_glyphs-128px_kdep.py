@@ -49,7 +49,7 @@ train_pipeline = [
     dict(
         type='RandomResize',
         scale=crop_size,
-        ratio_range=(0.75, 1.5),
+        ratio_range=(1.0, 1.5),  # >= 128 px: no padding (label 255)
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='PhotoMetricDistortion'),

@@ -49,8 +49,8 @@ model = dict(
         prefix='backbone.'),
     # The teacher's 1280-d pre-activation feature has rank 320 (its last
     # 1x1 conv has 320 inputs): the 192 directions beyond are not distilled.
-    align=dict(type='SVDPTSAlignment', temperature=0.1, power=3,
-               rank_policy='mask'),
+    align=dict(
+        type='SVDPTSAlignment', temperature=0.1, power=3, rank_policy='mask'),
     loss=dict(type='KDEPLoss', mode='mse', loss_weight=3.0),
     probe_size=64,
     channels_last=True)

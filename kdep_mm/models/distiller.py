@@ -271,22 +271,23 @@ class KDEP(BaseModel):
             self.teacher(inputs)
         return self.teacher_tap.pop()
 
+    def _aligned(self,
+                 inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The student's prediction and its target for a batch."""
+        f_t = self.extract_teacher_feat(inputs)
+        return self.align(self.extract_feat(inputs), f_t)
+
     def loss(self,
              inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
         """The KDEP loss of a batch (labels, if any, are ignored)."""
-        f_t = self.extract_teacher_feat(inputs)
-        f_s = self.extract_feat(inputs)
-        pred, target = self.align(f_s, f_t)
-        return dict(loss=self.loss_module(pred, target))
+        return dict(loss=self.loss_module(*self._aligned(inputs)))
 
     def predict(self,
                 inputs: torch.Tensor,
                 data_samples: Optional[List] = None) -> List[Dict]:
         """Per-image prediction and target, for :class:`KDEPR2Metric`."""
-        f_t = self.extract_teacher_feat(inputs)
-        f_s = self.extract_feat(inputs)
-        pred, target = self.align(f_s, f_t)
+        pred, target = self._aligned(inputs)
         return [
             dict(pred=p.detach().cpu(), target=t.detach().cpu())
             for p, t in zip(pred, target)

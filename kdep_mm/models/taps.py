@@ -24,9 +24,6 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
-_RESNET_TYPES = ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'ResNet_CIFAR',
-                 'SEResNet', 'SEResNeXt')
-
 
 def _pool(x: torch.Tensor, pool: str) -> torch.Tensor:
     if isinstance(x, (tuple, list)):
@@ -130,26 +127,20 @@ class FeatureTap:
         return feat
 
 
-def _resnet_tap(network: nn.Module) -> FeatureTap:
-    stage_name = network.res_layers[-1]  # module names, e.g. 'layer4'
-    last = len(getattr(network, stage_name)) - 1
-    return FeatureTap(f'{stage_name}.{last}.relu', hook='input', call=-1)
-
-
-def _mobilenet_v2_tap(network: nn.Module) -> FeatureTap:
-    return FeatureTap('conv2.bn', hook='output', call=-1)
-
-
 def default_tap_cfg(network: nn.Module) -> Optional[dict]:
-    """The built-in pre-activation tap for a known backbone, or None."""
-    name = type(network).__name__
-    if name in _RESNET_TYPES or hasattr(network, 'res_layers'):
-        tap = _resnet_tap(network)
-    elif name == 'MobileNetV2':
-        tap = _mobilenet_v2_tap(network)
-    else:
-        return None
-    return dict(module=tap.module, hook=tap.hook, call=tap.call, pool=tap.pool)
+    """The built-in pre-activation tap for a known backbone, or None.
+
+    ResNet family (anything with ``res_layers``, mmdet's and mmseg's
+    ResNets too): the input of the last block's final ReLU, last call.
+    MobileNetV2: the output of the last 1x1 conv's BatchNorm.
+    """
+    if hasattr(network, 'res_layers'):
+        stage = network.res_layers[-1]  # module names, e.g. 'layer4'
+        last = len(getattr(network, stage)) - 1
+        return dict(module=f'{stage}.{last}.relu', hook='input', call=-1)
+    if type(network).__name__ == 'MobileNetV2':
+        return dict(module='conv2.bn', hook='output', call=-1)
+    return None
 
 
 def build_tap(network: nn.Module,

@@ -37,6 +37,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 # isort: off
+from kdep_mm.demo.finetune import (  # noqa: E402
+    TASKS, dump_json, finetune, load_json, run_command as run)
 from kdep_mm.demo.report import (  # noqa: E402
     kdep_wins, plot_pretrain_curves, plot_spectrum, pretrain_curves,
     read_scalars, write_results)
@@ -44,94 +46,12 @@ from kdep_mm.demo.report import (  # noqa: E402
 
 PRETRAIN_CONFIG = osp.join(ROOT, 'configs', 'kdep', 'demo',
                            'kdep_mbv2-r18_demo-pool.py')
-DEMO_CONFIGS = osp.join(ROOT, 'configs', 'demo')
-
-# The downstream tasks. Each arm's config sets its own learning rate
-# (picked on val, see configs/demo/); `--lr-grid` searches instead.
-TASKS = [
-    dict(
-        name='cls',
-        task='classification',
-        data='ELPV defective vs functional',
-        config='cls_r18_elpv-64px_{arm}.py',
-        metric='accuracy/top1',
-        split='test',
-        test=True,  # model chosen on val (best epoch), reported on test
-        quick=[
-            'train_cfg.max_epochs=1', 'param_scheduler.T_max=1',
-            'train_dataloader.dataset.indices=128',
-            'val_dataloader.dataset.indices=64',
-            'test_dataloader.dataset.indices=64'
-        ]),
-    dict(
-        name='det',
-        task='detection',
-        data='NEON trees, Faster R-CNN',
-        config='det_faster-rcnn_r18_fpn_trees-256px_{arm}.py',
-        metric='coco/bbox_mAP',
-        split='val',
-        test=False,
-        quick=[
-            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-            'default_hooks.checkpoint.interval=1',
-            'train_dataloader.dataset.indices=8',
-            'val_dataloader.dataset.indices=4'
-        ]),
-    dict(
-        name='seg',
-        task='segmentation',
-        data='glyphs on photos, Semantic FPN',
-        config='seg_fpn_r18_glyphs-128px_{arm}.py',
-        metric='mIoU',
-        split='val',
-        test=False,
-        quick=[
-            'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-            'default_hooks.checkpoint.interval=4',
-            'val_dataloader.dataset.indices=4'
-        ]),
-]
+DEFAULT_TASKS = ('cls', 'det', 'seg')
 ARMS = ('kdep', 'scratch')
 
 
 def banner(text: str) -> None:
     print(f'\n\033[1m=== {text} ===\033[0m', flush=True)
-
-
-def run(cmd, log_file: str) -> None:
-    """Run a stage's command, showing its output and keeping a log."""
-    env = dict(
-        os.environ,
-        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    with open(log_file, 'a') as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True)
-        for line in proc.stdout:
-            log.write(line)
-            if 'Warning' in line or 'warnings.warn' in line or \
-                    '_bootstrap' in line or 'import pkg_resources' in line:
-                continue
-            sys.stdout.write(line)
-            sys.stdout.flush()
-    if proc.wait() != 0:
-        raise SystemExit(f'stage failed: {" ".join(cmd)} (log: {log_file})')
-
-
-def load_json(path: str):
-    with open(path) as f:
-        return json.load(f)
-
-
-def dump_json(obj, path: str) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)  # a result file is complete or absent
 
 
 # ------------------------------------------------------------------ stages
@@ -288,74 +208,17 @@ def stage_analysis(args, pre: dict) -> dict:
     return summary
 
 
-def _metrics_of_test(work: str) -> dict:
-    files = sorted(glob.glob(osp.join(work, '*', '*.json')))
-    if not files:
-        raise SystemExit(f'tools/test.py wrote no metrics in {work}')
-    return load_json(files[-1])
-
-
 def run_arm(args, task: dict, arm: str, student: str, lr=None) -> dict:
-    """Fine-tune one arm (train + val, then test for classification);
-    resumable: a finished arm's result.json is reused."""
+    """Fine-tune one arm (KDEP student or scratch) on one task; a finished
+    arm's result is reused (see :func:`kdep_mm.demo.finetune.finetune`)."""
     name = arm if lr is None else f'{arm}_lr{lr:g}'
-    work = osp.join(args.work_dir, task['name'], name)
-    result_file = osp.join(work, 'result.json')
-    if osp.exists(result_file):
-        res = load_json(result_file)
-        print(f"reusing {task['name']}/{name}: {task['metric']} = "
-              f"{res['value']:.4g} ({res['seconds']:.0f} s)")
-        return res
-    if osp.isdir(work):  # an interrupted arm starts over (a few minutes)
-        shutil.rmtree(work)
-    os.makedirs(work)
-    config = osp.join(DEMO_CONFIGS, task['config'].format(arm=arm))
-    opts = [f'checkpoint={student}']
-    if lr is not None:
-        opts.append(f'optim_wrapper.optimizer.lr={lr}')
-    if args.quick:
-        opts += task['quick']
-    print(f"--- {task['task']}, {arm}: {osp.relpath(config, ROOT)}")
-    start = time.time()
-    log = osp.join(work, 'stage.log')
-    run([
-        sys.executable, 'tools/train.py', config, '--work-dir', work,
-        '--cfg-options'
-    ] + opts, log)
-    rows = read_scalars(work)
-    vals = [r[task['metric']] for r in rows if task['metric'] in r]
-    if not vals:
-        raise SystemExit(f"no {task['metric']} logged in {work}")
-    res = dict(
-        config=osp.relpath(config, ROOT),
-        lr=lr if lr is not None else _config_lr(config),
-        val_curve=vals,
-        val=max(vals) if task['test'] else vals[-1])
-    if task['test']:
-        best = glob.glob(osp.join(work, 'best_*.pth'))
-        if not best:
-            raise SystemExit(f'no best checkpoint in {work}')
-        test_work = osp.join(work, 'test')
-        run([
-            sys.executable, 'tools/test.py', config, best[0], '--work-dir',
-            test_work, '--cfg-options'
-        ] + opts, log)
-        metrics = _metrics_of_test(test_work)
-        res['test'] = metrics[task['metric']]
-        res['best_checkpoint'] = osp.basename(best[0])
-        res['value'] = res['test']
-    else:
-        res['value'] = res['val']
-    res['seconds'] = time.time() - start
-    dump_json(res, result_file)
-    print(f"{task['task']}, {arm}: {task['metric']} = {res['value']:.4g} "
-          f"({res['seconds']:.0f} s)")
-    return res
-
-
-def _config_lr(config: str) -> float:
-    from mmengine.config import Config
-    return float(Config.fromfile(config).optim_wrapper.optimizer.lr)
+    return finetune(
+        osp.join(args.work_dir, task['name'], name),
+        task,
+        student if arm == 'kdep' else None,
+        lr=lr,
+        quick=args.quick,
+        run=run)
 
 
 def stage_downstream(args, index: int, task: dict, student: str) -> dict:
@@ -365,7 +228,7 @@ def stage_downstream(args, index: int, task: dict, student: str) -> dict:
         task=task['task'],
         data=task['data'],
         metric=task['metric'],
-        split=task['split'])
+        split='test')
     start = time.time()
     for arm in ARMS:
         if args.lr_grid:
@@ -391,13 +254,12 @@ def stage_report(args, results: dict) -> str:
     pre = results['pretrain']
     if args.lr_grid:
         lr_note = ('Learning rates: each arm searched over '
-                   f'{args.lr_grid}, the best on val kept (for detection '
-                   'and segmentation val is also the reported split).')
+                   f'{args.lr_grid}, the best on val kept.')
     else:
         lr_note = ("Learning rates: each arm's own, fixed in its config "
                    '(from scratch the higher one, which from-scratch '
-                   'training preferred in earlier runs), not searched in '
-                   'this run; `--lr-grid` searches them on val.')
+                   'training preferred on val in earlier runs), not searched '
+                   'in this run; `--lr-grid` searches them on val.')
     notes = [
         f"Pre-training: {pre['epochs']} epochs on 6,000 unlabelled "
         f"Fashion-MNIST images at 64 px; loss {pre['first_loss']:.2f} (first "
@@ -405,9 +267,9 @@ def stage_report(args, results: dict) -> str:
         'held-out target R^2: ' +
         ', '.join(f'{k[5:]} {v:.3f}'
                   for k, v in sorted(pre['r2'].items())) + '.',
-        'Classification: best epoch on val, reported on test. Detection and '
-        'segmentation have only a train and a val split: the final model is '
-        'reported on val. ' + lr_note,
+        'Every number is on the test split, with the model chosen on val '
+        '(classification: the best epoch; detection and segmentation: the '
+        'final model); one seed. ' + lr_note,
         'Stage run times (s, when each stage ran; a reused stage keeps its '
         f"time): pre-training {pre['seconds']:.0f}, " +
         ', '.join(f"{t['task']} {t['seconds']:.0f} (KDEP "
@@ -435,8 +297,8 @@ def parse_args(argv=None):
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'demo'))
     parser.add_argument(
         '--tasks',
-        default='cls,det,seg',
-        help='comma-separated downstream tasks (cls, det, seg)')
+        default=','.join(DEFAULT_TASKS),
+        help=f'comma-separated downstream tasks ({", ".join(TASKS)})')
     parser.add_argument('--pretrain-epochs', type=int, default=5)
     parser.add_argument(
         '--lr-grid',
@@ -456,7 +318,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
-    names = [t['name'] for t in TASKS]
+    names = list(TASKS)
     args.tasks = [t.strip() for t in args.tasks.split(',') if t.strip()]
     unknown = set(args.tasks) - set(names)
     if unknown:
@@ -487,11 +349,10 @@ def main(argv=None):
     results['analysis'] = timed('analysis', stage_analysis, args,
                                 results['pretrain'])
     results['tasks'] = []
-    for i, task in enumerate(TASKS):
-        if task['name'] in args.tasks:
-            results['tasks'].append(
-                timed(task['name'], stage_downstream, args, 4 + i, task,
-                      results['pretrain']['student']))
+    for i, name in enumerate(args.tasks):
+        results['tasks'].append(
+            timed(name, stage_downstream, args, 4 + i, TASKS[name],
+                  results['pretrain']['student']))
     timings['total'] = time.time() - start
     results['timings'] = timings
     results['load_average'] = os.getloadavg()

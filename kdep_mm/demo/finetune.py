@@ -1,0 +1,224 @@
+"""One downstream fine-tune of a (pre-trained or random) ResNet-18, as run by
+the demo (``tools/demo.py``) and the evidence study
+(``benchmarks/kdep_study.py``).
+
+A fine-tune is ``tools/train.py`` on a config of ``configs/demo/`` (train,
+validate), then ``tools/test.py`` on the test split with the model chosen on
+val (classification: the best epoch; detection / segmentation: the final
+model). Its result is a ``result.json`` in its work directory, so a finished
+fine-tune is reused and an interrupted one starts over.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_CONFIGS = osp.join(ROOT, 'configs', 'demo')
+
+#: The downstream tasks. ``config`` is formatted with ``arm`` = ``kdep``
+#: (a ``checkpoint=`` is loaded) or ``scratch`` (random initialisation);
+#: ``select`` is how the tested model is chosen on val.
+TASKS: Dict[str, Dict] = dict(
+    cls=dict(
+        task='classification',
+        data='ELPV defective vs functional',
+        config='cls_r18_elpv-64px_{arm}.py',
+        metric='accuracy/top1',
+        select='best',
+        quick=[
+            'train_cfg.max_epochs=1', 'param_scheduler.T_max=1',
+            'train_dataloader.dataset.indices=128',
+            'val_dataloader.dataset.indices=64',
+            'test_dataloader.dataset.indices=64'
+        ]),
+    mnist=dict(
+        task='classification',
+        data='MNIST-5k digits',
+        config='cls_r18_mnist5k-64px_{arm}.py',
+        metric='accuracy/top1',
+        select='best',
+        quick=[
+            'train_cfg.max_epochs=1', 'param_scheduler.T_max=1',
+            'train_dataloader.dataset.indices=128',
+            'val_dataloader.dataset.indices=64',
+            'test_dataloader.dataset.indices=64'
+        ]),
+    det=dict(
+        task='detection',
+        data='NEON trees, Faster R-CNN',
+        config='det_faster-rcnn_r18_fpn_trees-256px_{arm}.py',
+        metric='coco/bbox_mAP',
+        select='last',
+        quick=[
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'default_hooks.checkpoint.interval=1',
+            'train_dataloader.dataset.indices=8',
+            'val_dataloader.dataset.indices=4',
+            'test_dataloader.dataset.indices=4'
+        ]),
+    seg=dict(
+        task='segmentation',
+        data='glyphs on photos, Semantic FPN',
+        config='seg_fpn_r18_glyphs-128px_{arm}.py',
+        metric='mIoU',
+        select='last',
+        quick=[
+            'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+            'default_hooks.checkpoint.interval=4',
+            'val_dataloader.dataset.indices=4',
+            'test_dataloader.dataset.indices=4'
+        ]),
+)
+for _name, _task in TASKS.items():
+    _task['name'] = _name
+
+
+def run_command(cmd: Sequence[str], log_file: str) -> None:
+    """Run a command from the repository root, echoing its output (minus
+    library warnings) and appending it to ``log_file``; exit on failure."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    with open(log_file, 'a') as log:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True)
+        for line in proc.stdout:
+            log.write(line)
+            if 'Warning' in line or 'warnings.warn' in line or \
+                    '_bootstrap' in line or 'import pkg_resources' in line:
+                continue
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    if proc.wait() != 0:
+        raise SystemExit(f'stage failed: {" ".join(cmd)} (log: {log_file})')
+
+
+def load_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def dump_json(obj, path: str) -> None:
+    """Write atomically: a result file is complete or absent."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def task_config(task: Dict, pretrained: bool) -> str:
+    return osp.join(DEMO_CONFIGS,
+                    task['config'].format(
+                        arm='kdep' if pretrained else 'scratch'))
+
+
+def config_lr(config: str) -> float:
+    from mmengine.config import Config
+    return float(Config.fromfile(config).optim_wrapper.optimizer.lr)
+
+
+def _val_curve(work: str, metric: str) -> List[float]:
+    from .report import read_scalars
+    return [r[metric] for r in read_scalars(work) if metric in r]
+
+
+def _tested_checkpoint(work: str, select: str) -> str:
+    if select == 'best':
+        found = glob.glob(osp.join(work, 'best_*.pth'))
+    else:
+        marker = osp.join(work, 'last_checkpoint')
+        found = [open(marker).read().strip()] if osp.exists(marker) else []
+    if not found or not osp.exists(found[0]):
+        raise SystemExit(f'no {select} checkpoint in {work}')
+    return found[0]
+
+
+def finetune(work: str,
+             task: Dict,
+             checkpoint: Optional[str],
+             lr: Optional[float] = None,
+             seed: Optional[int] = None,
+             quick: bool = False,
+             run=None) -> Dict:
+    """Fine-tune and test one model on one task; reuse a finished result.
+
+    Args:
+        work (str): Work directory of this fine-tune.
+        task (dict): One of :data:`TASKS`.
+        checkpoint (str, optional): The pre-trained backbone (an exported
+            student or a runner checkpoint with ``backbone.`` keys); None:
+            from scratch.
+        lr (float, optional): Learning rate (None: the config's).
+        seed (int, optional): ``randomness.seed`` (None: the config's).
+        quick (bool): A few iterations only (a smoke test).
+        run (callable, optional): ``run(cmd, log_file)``; default
+            :func:`run_command`.
+
+    Returns:
+        dict: ``val`` (the selection score), ``test`` (= ``value``), ``lr``,
+        ``seed``, ``val_curve``, ``seconds``, ``config``.
+    """
+    run = run or run_command
+    result_file = osp.join(work, 'result.json')
+    if osp.exists(result_file):
+        res = load_json(result_file)
+        print(f"reusing {osp.relpath(work, ROOT)}: {task['metric']} = "
+              f"{res['value']:.4g} ({res['seconds']:.0f} s)")
+        return res
+    if osp.isdir(work):  # an interrupted fine-tune starts over
+        shutil.rmtree(work)
+    os.makedirs(work)
+    config = task_config(task, checkpoint is not None)
+    opts = [f'checkpoint={checkpoint}'] if checkpoint else []
+    if lr is not None:
+        opts.append(f'optim_wrapper.optimizer.lr={lr}')
+    if seed is not None:
+        opts.append(f'randomness.seed={seed}')
+    if quick:
+        opts += task['quick']
+    print(f"--- {task['task']} ({task['data']}): "
+          f"{osp.relpath(config, ROOT)} {' '.join(opts)}")
+    start = time.time()
+    log = osp.join(work, 'stage.log')
+    train_cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work]
+    run(train_cmd + (['--cfg-options'] + opts if opts else []), log)
+    vals = _val_curve(work, task['metric'])
+    if not vals:
+        raise SystemExit(f"no {task['metric']} logged in {work}")
+    tested = _tested_checkpoint(work, task['select'])
+    test_work = osp.join(work, 'test')
+    run([
+        sys.executable, 'tools/test.py', config, tested, '--work-dir',
+        test_work
+    ] + (['--cfg-options'] + opts if opts else []), log)
+    files = sorted(glob.glob(osp.join(test_work, '*', '*.json')))
+    if not files:
+        raise SystemExit(f'tools/test.py wrote no metrics in {test_work}')
+    test = load_json(files[-1]).get(task['metric'])
+    if test is None:
+        raise SystemExit(f"no {task['metric']} in {files[-1]}")
+    res = dict(
+        config=osp.relpath(config, ROOT),
+        lr=lr if lr is not None else config_lr(config),
+        seed=seed,
+        val_curve=vals,
+        val=max(vals) if task['select'] == 'best' else vals[-1],
+        tested_checkpoint=osp.basename(tested),
+        test=test,
+        value=test,
+        seconds=time.time() - start)
+    dump_json(res, result_file)
+    print(f"{task['task']}: {task['metric']} val {res['val']:.4g}, test "
+          f"{test:.4g} ({res['seconds']:.0f} s)")
+    return res

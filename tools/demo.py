@@ -41,7 +41,7 @@ from kdep_mm.demo.finetune import (  # noqa: E402
     TASKS, dump_json, finetune, load_json, run_command as run)
 from kdep_mm.demo.report import (  # noqa: E402
     kdep_wins, plot_pretrain_curves, plot_spectrum, pretrain_curves,
-    read_scalars, write_results)
+    read_scalars, run_seconds, write_results)
 # isort: on
 
 PRETRAIN_CONFIG = osp.join(ROOT, 'configs', 'kdep', 'demo',
@@ -91,7 +91,7 @@ def stage_pretrain(args) -> dict:
         if 'kdep/r2' in r:
             last = r
     return dict(
-        seconds=_log_span(work),
+        seconds=run_seconds(work),
         student=max(exported, key=osp.getmtime),
         work_dir=work,
         epochs=len(curves['epoch']),
@@ -102,26 +102,6 @@ def stage_pretrain(args) -> dict:
             for k, v in last.items() if k.startswith('kdep/')
         },
         basis=osp.join(work, 'kdep_basis.pth'))
-
-
-def _log_span(work: str) -> float:
-    """Seconds between the first and the last line of the runners' text
-    logs in ``work`` (the run time of a stage, also when it is reused)."""
-    import datetime
-    total = 0.0
-    for path in glob.glob(osp.join(work, '2*', '2*.log')):
-        stamps = []
-        with open(path) as f:
-            for line in f:
-                try:
-                    stamps.append(
-                        datetime.datetime.strptime(line[:19],
-                                                   '%Y/%m/%d %H:%M:%S'))
-                except ValueError:
-                    pass
-        if stamps:
-            total += (stamps[-1] - stamps[0]).total_seconds()
-    return total
 
 
 def pts_statistics(basis_file: str, data_root: str, max_images: int = 1000):

@@ -30,6 +30,27 @@ def read_scalars(work_dir: str) -> List[Dict]:
     return rows
 
 
+def run_seconds(work_dir: str) -> float:
+    """Seconds between the first and the last line of the runners' text
+    logs under ``work_dir``, summed over runs (a resumed run adds its own):
+    the run time of a stage, also when the stage is reused later."""
+    import datetime
+    total = 0.0
+    for path in glob.glob(osp.join(work_dir, '2*', '2*.log')):
+        stamps = []
+        with open(path) as f:
+            for line in f:
+                try:
+                    stamps.append(
+                        datetime.datetime.strptime(line[:19],
+                                                   '%Y/%m/%d %H:%M:%S'))
+                except ValueError:
+                    pass
+        if stamps:
+            total += (stamps[-1] - stamps[0]).total_seconds()
+    return total
+
+
 def last_metric(rows: Sequence[Dict], key: str) -> Optional[float]:
     """The last logged value of ``key`` (a validation metric)."""
     vals = [r[key] for r in rows if key in r]

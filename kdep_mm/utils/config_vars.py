@@ -10,7 +10,9 @@ A config such as::
 is evaluated when it is read: ``model`` holds copies of the values, so
 ``--cfg-options checkpoint=new.pth`` alone would change the variable but
 not the model. :func:`propagate_variables` applies such an override to every
-place of the config that holds the variable's old value as well.
+place of the config that holds the variable's old value as well, and, for a
+path, to the paths built under it: ``data_root='data/demo'`` used as
+``data_root + '/pool'`` moves with ``--cfg-options data_root=/my/data``.
 """
 import copy
 from typing import Any, Dict
@@ -40,7 +42,12 @@ def _same(a: Any, b: Any) -> bool:
 
 def _replace(obj: Any, old: Any, keys: list, value: Any) -> Any:
     """Apply ``keys = value`` to every sub-value of ``obj`` equal to
-    ``old`` (the whole value if ``keys`` is empty)."""
+    ``old`` (the whole value if ``keys`` is empty); a string variable that
+    is a path also moves the paths under it (``old + '/...'``)."""
+    if (isinstance(old, str) and old and isinstance(obj, str) and not keys
+            and isinstance(value, str) and obj.startswith(old.rstrip('/') +
+                                                          '/')):
+        return value.rstrip('/') + obj[len(old.rstrip('/')):]
     if _same(obj, old):
         if not keys:
             return copy.deepcopy(value)

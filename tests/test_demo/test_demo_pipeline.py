@@ -141,7 +141,8 @@ def test_interrupted_arm_starts_over_and_fails_loudly(tmp_path, monkeypatch):
     assert not (work / 'stale.txt').exists()
     assert not (work / 'result.json').exists()
     assert calls and 'tools/train.py' in calls[0]
-    assert 'checkpoint=student.pth' in calls[0]
+    assert calls[0][2].endswith('_scratch.py')  # scratch: no checkpoint
+    assert not any(c.startswith('checkpoint=') for c in calls[0])
 
 
 def test_arm_result_from_runner_logs(tmp_path, monkeypatch):

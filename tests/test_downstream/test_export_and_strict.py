@@ -130,3 +130,17 @@ def test_full_checkpoint_and_opt_out(kdep_ckpt, tmp_path):
     StrictPretrainedInit(path, strict=False)(model.backbone)
     with pytest.raises(CheckpointMismatchError):
         StrictPretrainedInit(path)(model.backbone)
+
+
+def test_path_variable_moves_the_paths_under_it():
+    cfg = Config(
+        dict(
+            data_root='data/demo',
+            checkpoint='data/demo/teachers/t.pth',
+            loader=dict(root='data/demo/pool', other='data/demo2/x'),
+            model=dict(init=dict(checkpoint='data/demo/teachers/t.pth'))))
+    propagate_variables(cfg, {'data_root': '/abs/root/'})
+    assert cfg.loader.root == '/abs/root/pool'
+    assert cfg.loader.other == 'data/demo2/x'  # a sibling, not under it
+    assert cfg.checkpoint == '/abs/root/teachers/t.pth'
+    assert cfg.model.init.checkpoint == '/abs/root/teachers/t.pth'

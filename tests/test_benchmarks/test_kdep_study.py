@@ -1,0 +1,150 @@
+"""The evidence study's own logic: arm configs, learning-rate selection on
+val, mean / spread over seeds, resuming, the time budget, the table and the
+figure (the study itself is not run here)."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_study():
+    spec = importlib.util.spec_from_file_location(
+        'kdep_study_tool', osp.join(ROOT, 'benchmarks', 'kdep_study.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_result(study, args, task, arm, lr, seed, val, test):
+    work = study.unit_dir(args, task, arm, lr, seed)
+    os.makedirs(work)
+    with open(osp.join(work, 'result.json'), 'w') as f:
+        json.dump(dict(val=val, test=test, value=test, seconds=1.0), f)
+
+
+def test_arm_configs_differ_only_where_they_should():
+    study = load_study()
+    cfgs = {
+        a['name']: Config.fromfile(osp.join(study.STUDY_CONFIGS, a['config']))
+        for a in study.ARMS if a['config']
+    }
+
+    def images(name):
+        ds = cfgs[name].train_dataloader.dataset
+        return ds.get('ann_file') or 'all', cfgs[name].train_cfg.max_epochs
+
+    for name in ('sup10', 'kdep10', 'logitkd10', 'parametric10', 'nopts10'):
+        ann, epochs = images(name)
+        assert 'subset' in ann and epochs == 30, name
+    for name in ('sup100', 'kdep100'):
+        ann, epochs = images(name)
+        assert 'subset' not in ann and epochs == 3, name
+    assert images('sup100_5x')[1] == 15
+    # one student: same architecture and initialisation in every arm
+    for name, cfg in cfgs.items():
+        bb = cfg.model.backbone
+        assert (bb.type, bb.depth, bb.zero_init_residual) == ('ResNet', 18,
+                                                              False), name
+        opt = cfg.optim_wrapper.optimizer
+        assert (opt.lr, opt.momentum, opt.weight_decay) == (0.05, 0.9, 5e-4)
+        assert cfg.train_dataloader.batch_size == 64
+    assert cfgs['kdep10'].model.align.type == 'SVDPTSAlignment'
+    assert cfgs['nopts10'].model.align.use_pts is False
+    assert cfgs['parametric10'].model.align.type == 'ParametricAlignment'
+    assert cfgs['logitkd10'].model.align.type == 'LogitKDAlignment'
+    assert cfgs['logitkd10'].model.teacher.tap.module == 'head.fc'
+
+
+def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
+    study = load_study()
+    args = study.parse_args([
+        '--work-dir',
+        str(tmp_path), '--arms', 'scratch,kdep10', '--tasks', 'cls,det'
+    ])
+    # cls / kdep10: lr 0.05 wins on val although 0.02 is better on test
+    write_result(study, args, 'cls', 'kdep10', 0.02, 0, val=70, test=90)
+    write_result(study, args, 'cls', 'kdep10', 0.05, 0, val=75, test=80)
+    write_result(study, args, 'cls', 'kdep10', 0.05, 1, val=74, test=84)
+    c = study.collect(args, 'cls', 'kdep10')
+    assert c['lr'] == 0.05 and set(c['runs']) == {0, 1}
+    # det / kdep10: the grid is finished, seed 1 is not
+    write_result(study, args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
+    write_result(study, args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
+    pre = dict(
+        scratch=None,
+        kdep10=dict(seconds=360.0, images_seen=18000, final_val={}))
+    s = study.summarise(args, pre)
+    row = {r['arm']: r for r in s['rows']}
+    k = row['kdep10']
+    assert k['tasks']['cls']['mean'] == pytest.approx(82.0)
+    assert k['tasks']['cls']['spread'] == pytest.approx(2.0)
+    assert k['tasks']['det']['mean'] == pytest.approx(25.0)  # mAP x 100
+    assert k['tasks']['det']['seeds'] == 1
+    assert k['average'] is None  # det has one seed only
+    assert k['hours'] == pytest.approx(0.1)
+    assert 'det/kdep10' in s['missing'] and 'cls/scratch' in s['missing']
+    assert 'cls/kdep10' not in s['missing']
+    table = study.make_table(s, args.tasks)
+    assert '| KDEP (SVD+PTS), 10% | 18k, 0.100 h | 82.0 +- 2.0 (lr 0.05)' \
+        in table
+    assert '25.0 +- 0.0 (1 seed) (lr 0.01) | - |' in table
+
+
+def test_finished_units_are_reused_and_time_budget_stops(
+        tmp_path, monkeypatch):
+    study = load_study()
+    out = tmp_path / 'docs'
+    argv = [
+        '--work-dir',
+        str(tmp_path), '--out-dir',
+        str(out), '--arms', 'scratch', '--tasks', 'cls', '--stage',
+        'finetune', '--max-minutes', '0'
+    ]
+    args = study.parse_args(argv)
+    for lr in (0.02, 0.05):
+        write_result(study, args, 'cls', 'scratch', lr, 0, val=60, test=61)
+    calls = []
+
+    def fake_run(cmd, log):
+        calls.append(cmd)
+        if 'tools/train.py' in cmd:
+            raise AssertionError('no fine-tune may start: budget spent')
+
+    monkeypatch.setattr(study, 'run_command', fake_run)
+    study.main(argv)  # seed 1 would be next: the budget stops it cleanly
+    assert len(calls) == 1 and 'prepare_demo_assets.py' in calls[0][1]
+    saved = json.loads((out / 'study_results.json').read_text())
+    assert saved['missing'] == ['cls/scratch']
+    assert saved['rows'][0]['tasks']['cls']['lr'] == 0.02  # tie: smaller
+    assert (out / 'study_results.md').exists()
+
+
+def test_figure(tmp_path):
+    study = load_study()
+    rows = [
+        dict(arm='scratch', label='from scratch', hours=0, average=50.0),
+        dict(arm='sup100', label='sup', hours=0.05, average=60.0),
+        dict(arm='sup100_5x', label='sup 5x', hours=0.25, average=65.0),
+        dict(arm='kdep10', label='KDEP', hours=0.06, average=66.0),
+        dict(arm='nopts10', label='no PTS', hours=0.06, average=None),
+    ]
+    out = study.plot_fig1(dict(rows=rows), str(tmp_path / 'f.png'))
+    assert osp.getsize(out) > 5000
+    assert study.plot_fig1(dict(rows=rows[-1:]), str(tmp_path / 'g.png')) \
+        is None
+
+
+def test_bad_arguments_are_refused():
+    study = load_study()
+    for argv in (['--arms', 'kdep10,kdep5'], ['--tasks', 'depth'],
+                 ['--lr-grid', 'cls']):
+        with pytest.raises(SystemExit):
+            study.parse_args(argv)
+    args = study.parse_args(['--lr-grid', 'det=0.005,0.01'])
+    assert args.lr_grid['det'] == (0.005, 0.01)
+    assert args.lr_grid['cls'] == study.LR_GRID['cls']

@@ -47,6 +47,11 @@ STUDY_CONFIGS = osp.join(ROOT, 'configs', 'study')
 ARMS: List[Dict] = [
     dict(name='scratch', label='from scratch', config=None, kind='none'),
     dict(
+        name='kdep10',
+        label='KDEP (SVD+PTS), 10%',
+        config='kdep_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
         name='sup10',
         label='supervised, 10%',
         config='sup_r18_pool-10pct.py',
@@ -62,19 +67,14 @@ ARMS: List[Dict] = [
         config='sup_r18_pool-100pct-5x.py',
         kind='sup'),
     dict(
-        name='kdep10',
-        label='KDEP (SVD+PTS), 10%',
-        config='kdep_mbv2-r18_pool-10pct.py',
-        kind='kdep'),
-    dict(
         name='kdep100',
         label='KDEP (SVD+PTS), 100%',
         config='kdep_mbv2-r18_pool-100pct.py',
         kind='kdep'),
     dict(
-        name='logitkd10',
-        label='logit KD, 10%',
-        config='logitkd_mbv2-r18_pool-10pct.py',
+        name='nopts10',
+        label='SVD without PTS, 10%',
+        config='svd-nopts_mbv2-r18_pool-10pct.py',
         kind='kdep'),
     dict(
         name='parametric10',
@@ -82,9 +82,9 @@ ARMS: List[Dict] = [
         config='parametric_mbv2-r18_pool-10pct.py',
         kind='kdep'),
     dict(
-        name='nopts10',
-        label='SVD without PTS, 10%',
-        config='svd-nopts_mbv2-r18_pool-10pct.py',
+        name='logitkd10',
+        label='logit KD, 10%',
+        config='logitkd_mbv2-r18_pool-10pct.py',
         kind='kdep'),
 ]
 ARM_NAMES = [a['name'] for a in ARMS]
@@ -194,7 +194,8 @@ def finetune_unit(args, task: str, arm: Dict, pre: Optional[Dict], lr: float,
         pre['checkpoint'] if pre else None,
         lr=lr,
         seed=seed,
-        quick=args.quick)
+        quick=args.quick,
+        keep_checkpoints=False)
 
 
 def select_lr(grid_runs: Dict[float, Dict]) -> float:
@@ -287,8 +288,9 @@ def make_table(summary: Dict, tasks: Sequence[str]) -> str:
                 cells.append(f"{r['mean']:.1f} +- {r['spread']:.1f}"
                              f"{note} (lr {r['lr']:g})")
         avg = row['average']
-        pre = ('-' if not row['images_seen'] else
-               f"{row['images_seen'] / 1000:.0f}k, {row['hours']:.3f} h")
+        n = row['images_seen']
+        seen = f'{n / 1000:.0f}k' if n >= 1000 else str(n)
+        pre = '-' if not n else f"{seen}, {row['hours']:.3f} h"
         lines.append(f"| {row['label']} | {pre} | " + ' | '.join(cells) +
                      f" | {'-' if avg is None else f'{avg:.1f}'} |")
     return '\n'.join(lines)
@@ -407,14 +409,14 @@ def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
         pretrain={k: v
                   for k, v in pre.items() if v},
         table=table,
-        figure=fig and osp.relpath(fig, ROOT))
+        figure=fig and osp.basename(fig))
     dump_json(summary, osp.join(args.out_dir, 'study_results.json'))
     write_markdown(summary, args, osp.join(args.out_dir, 'study_results.md'))
     print(table)
     if summary['missing']:
         print(f"not finished yet: {', '.join(summary['missing'])}")
-    print(f"written: {osp.relpath(osp.join(args.out_dir, 'study_results.json'), ROOT)}"  # noqa: E501
-          + (f', {summary["figure"]}' if fig else ''))
+    print(f"written: {osp.join(args.out_dir, 'study_results.json')}" +
+          (f', {fig}' if fig else ''))
     return summary
 
 

@@ -62,7 +62,7 @@ test_dataloader = dict(
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 8
 lr = 0.02
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=lr, momentum=0.9, weight_decay=5e-4))

@@ -5,7 +5,7 @@
 _base_ = ['./cls_r18_elpv-64px_kdep.py']
 
 data_root = 'data/demo/cls/mnist5k'
-max_epochs = 6
+max_epochs = 4
 model = dict(head=dict(num_classes=10))
 data_preprocessor = dict(num_classes=10)
 _dataset = dict(data_root=data_root, classes=data_root + '/meta/classes.txt')

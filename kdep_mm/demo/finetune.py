@@ -150,6 +150,7 @@ def finetune(work: str,
              lr: Optional[float] = None,
              seed: Optional[int] = None,
              quick: bool = False,
+             keep_checkpoints: bool = True,
              run=None) -> Dict:
     """Fine-tune and test one model on one task; reuse a finished result.
 
@@ -162,6 +163,8 @@ def finetune(work: str,
         lr (float, optional): Learning rate (None: the config's).
         seed (int, optional): ``randomness.seed`` (None: the config's).
         quick (bool): A few iterations only (a smoke test).
+        keep_checkpoints (bool): Keep the fine-tune's ``.pth`` files (False:
+            delete them once the result is written; logs stay).
         run (callable, optional): ``run(cmd, log_file)``; default
             :func:`run_command`.
 
@@ -219,6 +222,9 @@ def finetune(work: str,
         value=test,
         seconds=time.time() - start)
     dump_json(res, result_file)
+    if not keep_checkpoints:
+        for path in glob.glob(osp.join(work, '*.pth')):
+            os.remove(path)
     print(f"{task['task']}: {task['metric']} val {res['val']:.4g}, test "
           f"{test:.4g} ({res['seconds']:.0f} s)")
     return res

@@ -181,14 +181,20 @@ def test_stratified_split():
     assert P.stratified_split(labels, (0.6, 0.2, 0.2), 0)[0] == tr
 
 
-@pytest.mark.parametrize('grey', [0, 100, 200, 255])
-def test_glyph_labels_are_exact(grey):
+@pytest.mark.parametrize('grey,thicken', [(0, 0), (100, 0), (200, 2),
+                                          (255, 2)])
+def test_glyph_labels_are_exact(grey, thicken):
     rng = np.random.RandomState(grey)
     bg = np.full((96, 96, 3), grey, np.uint8)
     glyphs = np.zeros((3, 28, 28), np.uint8)
     glyphs[:, 4:24, 10:18] = 255  # a bar
     glyphs[1, 4:10, 4:24] = 200  # plus a top stroke
-    img, label = P.composite_glyphs(bg, glyphs, [3, 7, 10], rng, 28, 40)
+    img, label = P.composite_glyphs(bg, glyphs, [3, 7, 10], rng, 28, 40,
+                                    thicken)
+    if thicken:  # wider strokes: more pixels than the same glyphs unwidened
+        _, thin = P.composite_glyphs(bg, glyphs, [3, 7, 10],
+                                     np.random.RandomState(grey), 28, 40)
+        assert (label > 0).sum() > (thin > 0).sum()
     painted = (img != bg).any(-1)
     np.testing.assert_array_equal(painted, label > 0)
     assert set(np.unique(label)) <= {0, 3, 7, 10}
@@ -250,6 +256,22 @@ def test_prepared_data_loads_in_the_libraries():
         data_prefix='train',
         with_label=False)
     assert len(pool) == P.DEFAULTS['pool']['train']
+    # the study's 10% pool: a tenth of train, every class about equally
+    with open(osp.join(root, 'pool/meta/train_subset_labeled.txt')) as f:
+        subset = [line.split() for line in f if line.strip()]
+    assert abs(len(subset) - 0.1 * len(pool)) <= 10
+    counts = np.bincount([int(c) for _, c in subset], minlength=10)
+    assert counts.min() >= 0.09 * len(pool) / 10
+    # detection / segmentation: three splits, no image shared
+    names = {}
+    for split in ('train', 'val', 'test'):
+        with open(osp.join(root, f'det/trees/annotations/{split}.json')) as f:
+            names[split] = {i['file_name'] for i in json.load(f)['images']}
+        assert names[split], split
+    assert not (names['train'] & names['val']) and not (
+        names['train'] & names['test']) and not (names['val'] & names['test'])
+    for split in ('train', 'val', 'test'):
+        assert len(os.listdir(osp.join(root, 'seg/glyphs/ann_dir', split)))
     from mmdet.datasets import CocoDataset
     with DefaultScope.overwrite_default_scope('mmdet'):
         det = CocoDataset(

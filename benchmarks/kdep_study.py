@@ -24,7 +24,6 @@ is finished, and says what is missing.
 """
 import argparse
 import glob
-import json
 import os
 import os.path as osp
 import platform
@@ -38,7 +37,8 @@ sys.path.insert(0, ROOT)
 # isort: off
 from kdep_mm.demo.finetune import (  # noqa: E402
     TASKS, dump_json, finetune, load_json, run_command)
-from kdep_mm.demo.report import METRIC_NAMES, read_scalars, run_seconds  # noqa: E402,E501
+from kdep_mm.demo.report import (  # noqa: E402
+    METRIC_NAMES, read_scalars, run_seconds)
 # isort: on
 
 STUDY_CONFIGS = osp.join(ROOT, 'configs', 'study')
@@ -208,8 +208,8 @@ def collect(args, task: str, arm: str) -> Optional[Dict]:
     chosen lr and its runs per seed; None if the grid is not finished."""
     grid = {}
     for lr in args.lr_grid[task]:
-        f = osp.join(unit_dir(args, task, arm, lr, args.seeds[0]),
-                     'result.json')
+        f = osp.join(
+            unit_dir(args, task, arm, lr, args.seeds[0]), 'result.json')
         if not osp.exists(f):
             return None
         grid[lr] = load_json(f)
@@ -256,11 +256,12 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
                     str(lr): score(task, r['val'])
                     for lr, r in c['grid'].items()
                 })
-        done = [row['tasks'][t]['mean'] for t in args.tasks
-                if t in row['tasks'] and row['tasks'][t]['seeds'] ==
-                len(args.seeds)]
-        row['average'] = (sum(done) / len(done)
-                          if len(done) == len(args.tasks) else None)
+        done = [
+            row['tasks'][t]['mean'] for t in args.tasks if t in row['tasks']
+            and row['tasks'][t]['seeds'] == len(args.seeds)
+        ]
+        row['average'] = (
+            sum(done) / len(done) if len(done) == len(args.tasks) else None)
         rows.append(row)
     return dict(rows=rows, missing=missing)
 
@@ -326,8 +327,7 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         nopts10='tab:orange')
     for r in pts:
         if r['arm'] == 'scratch':
-            ax.axhline(
-                r['average'], ls='--', c='k', lw=1, label=r['label'])
+            ax.axhline(r['average'], ls='--', c='k', lw=1, label=r['label'])
             continue
         ax.scatter(
             r['hours'],
@@ -341,7 +341,8 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
                  key=lambda r: r['hours'])
     if len(sup) == 2:
         ax.plot([r['hours'] for r in sup], [r['average'] for r in sup],
-                c='tab:blue', lw=1)
+                c='tab:blue',
+                lw=1)
     ax.set_xscale('log')
     ax.set_xlabel('pre-training wall-clock (hours, log scale)')
     ax.set_ylabel('average downstream score')
@@ -365,23 +366,23 @@ def hardware() -> str:
     except OSError:
         pass
     import torch
-    gpu = (torch.cuda.get_device_name(0)
-           if torch.cuda.is_available() else 'no GPU')
+    gpu = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available() else 'no GPU')
     return f'{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}'
 
 
 def write_markdown(summary: Dict, args, out_file: str) -> None:
     lines = [
         '# KDEP study: results table (written by benchmarks/kdep_study.py)',
-        '', summary['table'], '',
-        f"Hardware: {summary['hardware']}.",
+        '', summary['table'], '', f"Hardware: {summary['hardware']}.",
         f"Command: `{summary['command']}`.",
         'Cells: test score, mean +- half the range over seeds '
         f"{summary['seeds']}, at the learning rate chosen on val with seed "
-        f"{summary['seeds'][0]} from the grid "
-        + ', '.join(f'{t}: {v}' for t, v in summary['lr_grid'].items()) +
-        '. Average: the mean of the task columns (every column in %).',
-        '', '| arm | config | images seen | pre-training s | final val |',
+        f"{summary['seeds'][0]} from the grid " +
+        ', '.join(f'{t}: {v}' for t, v in summary['lr_grid'].items()) +
+        '. Average: the mean of the task columns (every column in %).', '',
+        '| arm | config | images seen | pre-training s | final val |',
         '|---|---|---|---|---|'
     ]
     for name, p in summary['pretrain'].items():
@@ -401,13 +402,14 @@ def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
     fig = plot_fig1(summary, osp.join(args.out_dir, 'study_fig1.png'))
     summary.update(
         hardware=hardware(),
-        command=' '.join(['python', 'benchmarks/kdep_study.py'] +
-                         args.argv),
+        command=' '.join(['python', 'benchmarks/kdep_study.py'] + args.argv),
         lr_grid={t: list(args.lr_grid[t])
                  for t in args.tasks},
         seeds=args.seeds,
-        pretrain={k: v
-                  for k, v in pre.items() if v},
+        pretrain={
+            k: v
+            for k, v in pre.items() if v
+        },
         table=table,
         figure=fig and osp.basename(fig))
     dump_json(summary, osp.join(args.out_dir, 'study_results.json'))
@@ -432,7 +434,8 @@ def parse_args(argv=None):
         help='where study_results.{md,json} and study_fig1.png go '
         '(default: docs/, or the work directory with --quick)')
     parser.add_argument(
-        '--stage', choices=('all', 'pretrain', 'finetune', 'report'),
+        '--stage',
+        choices=('all', 'pretrain', 'finetune', 'report'),
         default='all')
     parser.add_argument(
         '--arms',
@@ -463,8 +466,9 @@ def parse_args(argv=None):
     args.argv = list(argv if argv is not None else sys.argv[1:])
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
-    args.out_dir = osp.abspath(args.out_dir or (
-        args.work_dir if args.quick else osp.join(ROOT, 'docs')))
+    args.out_dir = osp.abspath(
+        args.out_dir
+        or (args.work_dir if args.quick else osp.join(ROOT, 'docs')))
     names = [a.strip() for a in args.arms.split(',') if a.strip()]
     unknown = set(names) - set(ARM_NAMES)
     if unknown:
@@ -504,8 +508,8 @@ def main(argv=None):
         if args.stage in ('all', 'pretrain', 'finetune'):
             banner('assets: real teacher and real images')
             run_command([
-                sys.executable, 'tools/prepare_demo_assets.py',
-                '--data-root', args.data_root
+                sys.executable, 'tools/prepare_demo_assets.py', '--data-root',
+                args.data_root
             ], osp.join(args.work_dir, 'assets.log'))
         for arm in args.arms:
             if args.stage in ('all', 'pretrain'):

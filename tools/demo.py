@@ -25,11 +25,9 @@ reuses finished stages and an interrupted one resumes):
 """
 import argparse
 import glob
-import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import time
 

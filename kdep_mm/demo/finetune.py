@@ -118,9 +118,9 @@ def dump_json(obj, path: str) -> None:
 
 
 def task_config(task: Dict, pretrained: bool) -> str:
-    return osp.join(DEMO_CONFIGS,
-                    task['config'].format(
-                        arm='kdep' if pretrained else 'scratch'))
+    return osp.join(
+        DEMO_CONFIGS,
+        task['config'].format(arm='kdep' if pretrained else 'scratch'))
 
 
 def config_lr(config: str) -> float:

@@ -547,7 +547,9 @@ def part_seg_glyphs(store: PackageStore, out: str, p: dict) -> dict:
     order = rng.permutation(len(digits))
     third = len(order) // 3  # each split draws from its own digit images
     pools = dict(
-        train=order[:third], val=order[third:2 * third], test=order[2 * third:])
+        train=order[:third],
+        val=order[third:2 * third],
+        test=order[2 * third:])
     size = p['size']
     counts = np.zeros(len(GLYPH_CLASSES), np.int64)
     summary = {}

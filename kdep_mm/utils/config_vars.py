@@ -45,8 +45,8 @@ def _replace(obj: Any, old: Any, keys: list, value: Any) -> Any:
     ``old`` (the whole value if ``keys`` is empty); a string variable that
     is a path also moves the paths under it (``old + '/...'``)."""
     if (isinstance(old, str) and old and isinstance(obj, str) and not keys
-            and isinstance(value, str) and obj.startswith(old.rstrip('/') +
-                                                          '/')):
+            and isinstance(value, str)
+            and obj.startswith(old.rstrip('/') + '/')):
         return value.rstrip('/') + obj[len(old.rstrip('/')):]
     if _same(obj, old):
         if not keys:

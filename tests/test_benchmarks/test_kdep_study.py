@@ -102,8 +102,8 @@ def test_finished_units_are_reused_and_time_budget_stops(
     argv = [
         '--work-dir',
         str(tmp_path), '--out-dir',
-        str(out), '--arms', 'scratch', '--tasks', 'cls', '--stage',
-        'finetune', '--max-minutes', '0'
+        str(out), '--arms', 'scratch', '--tasks', 'cls', '--stage', 'finetune',
+        '--max-minutes', '0'
     ]
     args = study.parse_args(argv)
     for lr in (0.02, 0.05):
@@ -141,8 +141,8 @@ def test_figure(tmp_path):
 
 def test_bad_arguments_are_refused():
     study = load_study()
-    for argv in (['--arms', 'kdep10,kdep5'], ['--tasks', 'depth'],
-                 ['--lr-grid', 'cls']):
+    for argv in (['--arms', 'kdep10,kdep5'], ['--tasks',
+                                              'depth'], ['--lr-grid', 'cls']):
         with pytest.raises(SystemExit):
             study.parse_args(argv)
     args = study.parse_args(['--lr-grid', 'det=0.005,0.01'])

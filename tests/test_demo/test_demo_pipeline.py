@@ -174,6 +174,19 @@ def test_arm_result_from_runner_logs(tmp_path, monkeypatch):
     assert res['val'] == pytest.approx(0.123) and res['lr'] == 0.01
     assert res['value'] == res['test'] == pytest.approx(0.101)
     assert (tmp_path / 'det' / 'kdep_lr0.01' / 'result.json').exists()
+    assert (tmp_path / 'det' / 'kdep_lr0.01' / 'epoch_1.pth').exists()
+    # the study's fine-tunes drop their checkpoints once the result is kept
+    res = finetune.finetune(
+        str(tmp_path / 'study_unit'),
+        task,
+        'student.pth',
+        lr=0.02,
+        seed=1,
+        keep_checkpoints=False,
+        run=fake_run)
+    assert res['seed'] == 1 and res['test'] == pytest.approx(0.101)
+    assert (tmp_path / 'study_unit' / 'result.json').exists()
+    assert not list((tmp_path / 'study_unit').glob('*.pth'))
 
 
 def test_lr_grid_picks_on_val(tmp_path, monkeypatch):

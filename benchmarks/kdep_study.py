@@ -12,7 +12,8 @@ from scratch included, is fine-tuned on the same downstream tasks with one
 protocol (``configs/demo/``, run by :mod:`kdep_mm.demo.finetune`):
 
 - a learning-rate grid per task, every value run with seed 0; the value
-  with the best **val** score is kept and run again with seed 1;
+  with the best **val** score is kept and run again with seed 1 (task by
+  task, so a stopped study leaves whole tasks);
 - the test split is used only to report the two kept runs (mean and
   spread); classification keeps the best val epoch, detection and
   segmentation the final model.
@@ -523,8 +524,9 @@ def main(argv=None):
                 a for a in args.arms
                 if a['config'] is None or pre.get(a['name'])
             ]
-            # seed 0 over the grid, for every task and arm, then the
-            # other seeds at the lr chosen on val
+            # task by task (a stopped study leaves whole tasks): seed 0
+            # over the grid for every arm, then the other seeds at the lr
+            # each arm's seed-0 runs chose on val
             for task in args.tasks:
                 banner(f'fine-tuning ({task}): lr grid '
                        f'{args.lr_grid[task]}, seed {args.seeds[0]}')
@@ -532,8 +534,7 @@ def main(argv=None):
                     for lr in args.lr_grid[task]:
                         finetune_unit(args, task, arm, pre[arm['name']], lr,
                                       args.seeds[0])
-            for seed in args.seeds[1:]:
-                for task in args.tasks:
+                for seed in args.seeds[1:]:
                     banner(f'fine-tuning ({task}): seed {seed} at the lr '
                            'chosen on val')
                     for arm in ready:

@@ -234,10 +234,9 @@ def stage_report(args, results: dict) -> str:
         lr_note = ('Learning rates: each arm searched over '
                    f'{args.lr_grid}, the best on val kept.')
     else:
-        lr_note = ("Learning rates: each arm's own, fixed in its config "
-                   '(from scratch the higher one, which from-scratch '
-                   'training preferred on val in earlier runs), not searched '
-                   'in this run; `--lr-grid` searches them on val.')
+        lr_note = ("Learning rates: each arm's own, fixed in its config, "
+                   'not searched in this run; `--lr-grid` searches them on '
+                   'val (benchmarks/kdep_study.py does so for every arm).')
     notes = [
         f"Pre-training: {pre['epochs']} epochs on 6,000 unlabelled "
         f"Fashion-MNIST images at 64 px; loss {pre['first_loss']:.2f} (first "

@@ -148,3 +148,49 @@ def test_bad_arguments_are_refused():
     args = study.parse_args(['--lr-grid', 'det=0.005,0.01'])
     assert args.lr_grid['det'] == (0.005, 0.01)
     assert args.lr_grid['cls'] == study.LR_GRID['cls']
+
+
+def test_claim_respects_live_and_takes_over_stale_locks(tmp_path):
+    study = load_study()
+    work = str(tmp_path / 'cls' / 'scratch' / 'lr0.02_s0')
+    assert study.claim(work)
+    assert not study.claim(work)  # held by a live process (this one)
+    study.release(work)
+    # a dead process's lock on this host is taken over
+    dead = 2**22 + 12345
+    with open(work + '.lock', 'w') as f:
+        f.write(f'{study.socket.gethostname()} {dead}')
+    assert not study._alive(dead)
+    assert study.claim(work)
+    study.release(work)
+    # another host's lock is respected (its process cannot be checked)
+    with open(work + '.lock', 'w') as f:
+        f.write(f'elsewhere.example {os.getpid()}')
+    assert not study.claim(work)
+
+
+def test_processes_sharing_a_work_dir_split_the_units(tmp_path, monkeypatch):
+    study = load_study()
+    args = study.parse_args(
+        ['--work-dir',
+         str(tmp_path), '--arms', 'scratch', '--tasks', 'cls'])
+    args.check_time = lambda: None
+    other = study.unit_dir(args, 'cls', 'scratch', 0.02, 0)
+    assert study.claim(other)  # "another process" runs lr 0.02, seed 0
+    runs, sleeps = [], []
+
+    def fake_unit(args_, task, arm, pre, lr, seed):
+        runs.append((lr, seed))
+        write_result(study, args_, task, arm['name'], lr, seed, 50, 50)
+
+    def fake_sleep(seconds):
+        sleeps.append(seconds)  # meanwhile the other process finishes
+        write_result(study, args, 'cls', 'scratch', 0.02, 0, 70, 70)
+        study.release(other)
+
+    monkeypatch.setattr(study, 'finetune_unit', fake_unit)
+    monkeypatch.setattr(study.time, 'sleep', fake_sleep)
+    study.finetune_all(args, args.arms, dict(scratch=None), poll=0.1)
+    # the free grid unit, then (after waiting) seed 1 at the lr val chose
+    assert runs == [(0.05, 0), (0.02, 1)] and sleeps == [0.1]
+    assert not list(tmp_path.rglob('*.lock'))

@@ -354,8 +354,10 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
                 missing.append(f"{task}/{arm['name']}")
             if c is None:
                 continue
-            vals = [score(task, r['test']) for r in c['runs'].values()]
+            by_seed = {s: score(task, r['test']) for s, r in c['runs'].items()}
+            vals = list(by_seed.values())
             row['tasks'][task] = dict(
+                by_seed=by_seed,
                 mean=sum(vals) / len(vals),
                 spread=(max(vals) - min(vals)) / 2,
                 seeds=len(vals),
@@ -371,6 +373,15 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
         ]
         row['average'] = (
             sum(done) / len(done) if len(done) == len(args.tasks) else None)
+        # the seed-to-seed noise of the average: half the range of the
+        # per-seed averages over the tasks
+        row['average_spread'] = None
+        if row['average'] is not None:
+            per_seed = [
+                sum(row['tasks'][t]['by_seed'][s]
+                    for t in args.tasks) / len(args.tasks) for s in args.seeds
+            ]
+            row['average_spread'] = (max(per_seed) - min(per_seed)) / 2
         rows.append(row)
     return dict(rows=rows, missing=missing)
 
@@ -401,14 +412,17 @@ def make_table(summary: Dict, tasks: Sequence[str]) -> str:
         n = row['images_seen']
         seen = f'{n / 1000:.0f}k' if n >= 1000 else str(n)
         pre = '-' if not n else f"{seen}, {row['hours']:.3f} h"
+        avg = '-' if avg is None else \
+            f"{avg:.1f} +- {row.get('average_spread') or 0:.1f}"
         lines.append(f"| {row['label']} | {pre} | " + ' | '.join(cells) +
-                     f" | {'-' if avg is None else f'{avg:.1f}'} |")
+                     f' | {avg} |')
     return '\n'.join(lines)
 
 
 def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
     """Average downstream score against pre-training hours (log scale),
-    in the style of the paper's Figure 1; scratch as a horizontal line."""
+    in the style of the paper's Figure 1; scratch as a horizontal line;
+    error bars: half the range of the per-seed averages."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -438,12 +452,14 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         if r['arm'] == 'scratch':
             ax.axhline(r['average'], ls='--', c='k', lw=1, label=r['label'])
             continue
-        ax.scatter(
+        ax.errorbar(
             r['hours'],
             r['average'],
-            s=140 if markers.get(r['arm']) == '*' else 60,
-            marker=markers.get(r['arm'], 'o'),
+            yerr=r.get('average_spread') or 0,
+            ms=12 if markers.get(r['arm']) == '*' else 7,
+            fmt=markers.get(r['arm'], 'o'),
             c=colours.get(r['arm'], 'k'),
+            capsize=3,
             label=r['label'],
             zorder=3)
     sup = sorted((r for r in pts if r['arm'] in ('sup100', 'sup100_5x')),
@@ -490,7 +506,8 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         f"{summary['seeds']}, at the learning rate chosen on val with seed "
         f"{summary['seeds'][0]} from the grid " +
         ', '.join(f'{t}: {v}' for t, v in summary['lr_grid'].items()) +
-        '. Average: the mean of the task columns (every column in %).', '',
+        '. Average: the mean of the task columns (every column in %), +- '
+        'half the range of the per-seed averages.', '',
         '| arm | config | images seen | pre-training s | final val |',
         '|---|---|---|---|---|'
     ]

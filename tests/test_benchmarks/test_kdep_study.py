@@ -194,3 +194,27 @@ def test_processes_sharing_a_work_dir_split_the_units(tmp_path, monkeypatch):
     # the free grid unit, then (after waiting) seed 1 at the lr val chose
     assert runs == [(0.05, 0), (0.02, 1)] and sleeps == [0.1]
     assert not list(tmp_path.rglob('*.lock'))
+
+
+def test_average_and_its_seed_spread(tmp_path):
+    study = load_study()
+    args = study.parse_args([
+        '--work-dir',
+        str(tmp_path), '--arms', 'kdep10', '--tasks', 'cls,det'
+    ])
+    write_result(study, args, 'cls', 'kdep10', 0.02, 0, val=75, test=80)
+    write_result(study, args, 'cls', 'kdep10', 0.05, 0, val=70, test=90)
+    write_result(study, args, 'cls', 'kdep10', 0.02, 1, val=74, test=84)
+    write_result(study, args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
+    write_result(study, args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
+    write_result(study, args, 'det', 'kdep10', 0.01, 1, val=0.2, test=0.27)
+    pre = dict(kdep10=dict(seconds=360.0, images_seen=18000, final_val={}))
+    s = study.summarise(args, pre)
+    row = s['rows'][0]
+    # per-seed averages (80 + 25) / 2 and (84 + 27) / 2
+    assert row['average'] == pytest.approx(54.0)
+    assert row['average_spread'] == pytest.approx(1.5)
+    assert s['missing'] == []
+    assert study.make_table(s, args.tasks).endswith('| 54.0 +- 1.5 |')
+    out = study.plot_fig1(s, str(tmp_path / 'f.png'))
+    assert osp.getsize(out) > 5000

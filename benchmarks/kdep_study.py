@@ -24,9 +24,10 @@ processes may share the work directory to fine-tune in parallel (each unit
 is claimed by one of them), e.g. on 2 CPU cores::
 
     OMP_NUM_THREADS=1 python benchmarks/kdep_study.py --stage finetune &
-    OMP_NUM_THREADS=1 python benchmarks/kdep_study.py --stage finetune The
-report (``docs/study.md``, ``docs/study_fig1.png``) is written from whatever
-is finished, and says what is missing.
+    OMP_NUM_THREADS=1 python benchmarks/kdep_study.py --stage finetune
+
+The report (``docs/study_results.md``, ``docs/study_fig1.png``) is written
+from whatever is finished, and says what is missing.
 """
 import argparse
 import glob
@@ -249,9 +250,12 @@ def release(work: str) -> None:
         os.remove(work + '.lock')
 
 
+def result_file(args, task: str, arm: str, lr: float, seed: int) -> str:
+    return osp.join(unit_dir(args, task, arm, lr, seed), 'result.json')
+
+
 def done(args, task: str, arm: str, lr: float, seed: int) -> bool:
-    return osp.exists(
-        osp.join(unit_dir(args, task, arm, lr, seed), 'result.json'))
+    return osp.exists(result_file(args, task, arm, lr, seed))
 
 
 def pending(args, task: str, arms: Sequence[Dict]):
@@ -317,15 +321,14 @@ def collect(args, task: str, arm: str) -> Optional[Dict]:
     chosen lr and its runs per seed; None if the grid is not finished."""
     grid = {}
     for lr in args.lr_grid[task]:
-        f = osp.join(
-            unit_dir(args, task, arm, lr, args.seeds[0]), 'result.json')
+        f = result_file(args, task, arm, lr, args.seeds[0])
         if not osp.exists(f):
             return None
         grid[lr] = load_json(f)
     lr = select_lr(grid)
     runs = {args.seeds[0]: grid[lr]}
     for seed in args.seeds[1:]:
-        f = osp.join(unit_dir(args, task, arm, lr, seed), 'result.json')
+        f = result_file(args, task, arm, lr, seed)
         if osp.exists(f):
             runs[seed] = load_json(f)
     return dict(grid=grid, lr=lr, runs=runs)
@@ -367,20 +370,16 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
                     str(lr): score(task, r['val'])
                     for lr, r in c['grid'].items()
                 })
-        done = [
-            row['tasks'][t]['mean'] for t in args.tasks if t in row['tasks']
-            and row['tasks'][t]['seeds'] == len(args.seeds)
-        ]
-        row['average'] = (
-            sum(done) / len(done) if len(done) == len(args.tasks) else None)
-        # the seed-to-seed noise of the average: half the range of the
-        # per-seed averages over the tasks
-        row['average_spread'] = None
-        if row['average'] is not None:
+        # the average over tasks (once every task has every seed) and its
+        # seed-to-seed noise: half the range of the per-seed averages
+        row['average'] = row['average_spread'] = None
+        if all(row['tasks'].get(t, {}).get('seeds') == len(args.seeds)
+               for t in args.tasks):
             per_seed = [
                 sum(row['tasks'][t]['by_seed'][s]
                     for t in args.tasks) / len(args.tasks) for s in args.seeds
             ]
+            row['average'] = sum(per_seed) / len(per_seed)
             row['average_spread'] = (max(per_seed) - min(per_seed)) / 2
         rows.append(row)
     return dict(rows=rows, missing=missing)

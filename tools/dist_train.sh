@@ -11,6 +11,10 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# One machine: gloo talks over loopback, whatever the host name resolves to.
+if [ "$NNODES" = 1 ] && [ -z "${GLOO_SOCKET_IFNAME:-}" ] && [ -e /sys/class/net/lo ]; then
+    export GLOO_SOCKET_IFNAME=lo
+fi
 PY="${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python)}"
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \

@@ -16,7 +16,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from kdep_mm.utils.cli import add_common_args, merge_common_args
+from kdep_mm.utils.cli import (add_common_args, close_distributed,
+                               merge_common_args)
 
 
 def parse_args():
@@ -80,6 +81,7 @@ def main():
         Runner.from_cfg(cfg)
         if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

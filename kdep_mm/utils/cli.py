@@ -49,3 +49,12 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
         propagate_variables(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     return cfg
+
+
+def close_distributed() -> None:
+    """End a distributed run cleanly: every rank reaches this point, then
+    the process group is destroyed (not left to interpreter shutdown)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

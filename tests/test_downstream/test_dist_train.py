@@ -1,12 +1,10 @@
 """`bash tools/dist_train.sh <downstream config> 2`: two CPU processes."""
 import glob
-import os
 import os.path as osp
-import subprocess
 
 from _common import REPO, config_path
 
-from kdep_mm.testing import make_ade20k
+from kdep_mm.testing import make_ade20k, run_launcher
 
 
 def test_dist_train_two_cpu_processes(exported, tmp_path):
@@ -42,21 +40,15 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=2, by_epoch=False))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 ''')
-    env = dict(
-        os.environ, PORT=str(29500 + os.getpid() % 1000), OMP_NUM_THREADS='1')
-    out = subprocess.run([
+    rc, log = run_launcher([
         'bash',
         osp.join(REPO, 'tools', 'dist_train.sh'),
         str(cfg), '2', '--work-dir',
         str(tmp_path / 'work'), '--cfg-options',
         f'checkpoint={exported("resnet18")}', 'norm_cfg.type=BN'
     ],
-                         capture_output=True,
-                         text=True,
-                         cwd=REPO,
-                         env=env,
-                         timeout=600)
-    log = out.stdout + out.stderr
-    assert out.returncode == 0, log[-4000:]
+                           cwd=REPO,
+                           log=str(tmp_path / 'dist.log'))
+    assert rc == 0, log[-4000:]
     assert 'mIoU' in log
     assert glob.glob(str(tmp_path / 'work' / 'iter_2.pth'))

@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 from kdep_mm.engine.hooks import KDEPBasisHook
+from kdep_mm.testing import free_port
 from .tiny import ROOT, finish, start_tool, write_config
 
 # No random augmentation: both ranks together see exactly the images a
@@ -65,7 +66,7 @@ def test_two_processes_agree(tiny_setup, tmp_path):
     ],
                       log,
                       env=dict(
-                          PORT='29617',
+                          PORT=str(free_port()),
                           KDEP_FAULT_DUMP_DIR=dumps,
                           KDEP_FAULT_RECORD_WRITES=dumps))
     single = single_process_basis(cfg)  # meanwhile, in this process

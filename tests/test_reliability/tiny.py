@@ -122,10 +122,16 @@ def start_tool(args: List[str],
     full_env['PYTHONPATH'] = os.pathsep.join(
         [ROOT, HERE] + [p for p in [full_env.get('PYTHONPATH')] if p])
     full_env.setdefault('OMP_NUM_THREADS', '1')
+    full_env.setdefault('PYTHONFAULTHANDLER', '1')
     full_env.update(env or {})
     with open(log, 'w') as f:
         return subprocess.Popen(
-            args, cwd=ROOT, env=full_env, stdout=f, stderr=subprocess.STDOUT)
+            args,
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT)
 
 
 def finish(proc: subprocess.Popen, log: str, timeout: int = 300) -> tuple:

@@ -9,6 +9,7 @@ import sys
 import torch
 from kdep_tiny_cfg import REPO, write_tiny_config
 
+from kdep_mm.testing import run_launcher
 from kdep_mm.utils.checkpoint import (get_state_dict, load_state_dict_strict,
                                       load_weights)
 
@@ -77,8 +78,12 @@ def test_dist_train_two_cpu_processes(tmp_path, image_folder, r34_teacher):
         epochs=1,
         batch=4)
     work = str(tmp_path / 'dist')
-    out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],
-               extra_env=dict(PORT='29633'))
+    rc, out = run_launcher(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work],
+        cwd=REPO,
+        log=str(tmp_path / 'dist.log'),
+        env=dict(PYTHONPATH=REPO))
+    assert rc == 0, out[-5000:]
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     assert 'Distributed training: True' in out
     # 24 images / (2 ranks x batch 4) = 3 iterations per epoch.

@@ -30,9 +30,10 @@ def test_signal_death_is_retried_once_with_a_warning(tmp_path):
 
 
 def test_second_death_and_python_errors_are_not_hidden(tmp_path):
-    rc, _ = run_launcher(['bash', '-c', 'echo "terminate called"; exit 1'],
-                         cwd=str(tmp_path),
-                         log=str(tmp_path / 'log'))
+    with pytest.warns(UserWarning, match='died of a signal'):
+        rc, _ = run_launcher(['bash', '-c', 'echo "terminate called"; exit 1'],
+                             cwd=str(tmp_path),
+                             log=str(tmp_path / 'log'))
     assert rc == 1
     rc, out = run_launcher(
         ['bash', '-c', 'echo "Traceback: ValueError"; exit 1'],

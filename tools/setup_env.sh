@@ -102,7 +102,7 @@ if "$VPY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'"
   say "mmcv $MMCV_VERSION with ops already installed"
 else
   if [ -z "$WHEEL" ]; then
-    say "no cached wheel in $WHEEL_DIR: building mmcv from source (about 10-15 min on 2 cores, once per machine)"
+    say "no cached wheel in $WHEEL_DIR: building mmcv from source (once per machine; see the README for the measured time)"
     command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 ||
       die "no C++ compiler found, needed once to build mmcv's ops" "install one (Debian: apt-get install build-essential) and run again"
     "$VPY" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
@@ -111,8 +111,17 @@ else
     quiet_pip download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$BUILD/src" ||
       die "could not download the mmcv $MMCV_VERSION source distribution" "check that PyPI is reachable"
     LOG="$BUILD/build.log"
-    (MMCV_WITH_OPS=1 FORCE_CUDA="${FORCE_CUDA:-0}" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-      "$VPY" -m pip wheel -v --no-build-isolation --no-deps -c "$CONSTRAINTS" \
+    # ninja compiles MAX_JOBS sources at once (without it torch's extension
+    # builder compiles one at a time); -g0 drops the debug information that
+    # Python's own build flags (-g -O3) ask for and that is stripped anyway:
+    # about half the compile time, same code (-O3 kept).
+    quiet_pip install -q -c "$CONSTRAINTS" ninja ||
+      die "pip could not install ninja" "check that the package index is reachable"
+    # Python's flags with -g0 (set in full: some build paths replace, not
+    # extend, the default flags with CFLAGS).
+    OPTFLAGS="$("$VPY" -c 'import sysconfig; print(sysconfig.get_config_var("CFLAGS") or "-DNDEBUG -O3")') -g0"
+    (PATH="$VENV/bin:$PATH" CFLAGS="$OPTFLAGS ${CFLAGS:-}" CXXFLAGS="$OPTFLAGS ${CXXFLAGS:-}" MMCV_WITH_OPS=1 FORCE_CUDA="${FORCE_CUDA:-0}" \
+      MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$VPY" -m pip wheel -v --no-build-isolation --no-deps -c "$CONSTRAINTS" \
       -w "$BUILD/dist" "$BUILD"/src/mmcv-*.tar.gz >"$LOG" 2>&1) &
     PID=$!
     TOTAL="$(tar tzf "$BUILD"/src/mmcv-*.tar.gz | grep -cE 'csrc/pytorch/(cpu/)?[^/]+\.cpp$' || true)"

@@ -1,25 +1,20 @@
-# Faster R-CNN + FPN on VOC07+12, KDEP MobileNetV2 student.
-_base_ = 'mmdet::pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'
-# The KDEP student: a file written by tools/extract_student.py (or the
-# KDEPExportHook), or a KDEP pre-training checkpoint (its `backbone.*`
-# keys). Override with `--cfg-options checkpoint=PATH`.
-checkpoint = 'checkpoints/kdep_mobilenetv2.pth'  # noqa: E501
-# SyncBN as in the paper. A single process (one GPU, or CPU) reverts it to
-# BN by itself; several CPU processes need `--cfg-options norm_cfg.type=BN`.
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-custom_imports = dict(
-    imports=['kdep_mm', 'mmpretrain.models'], allow_failed_imports=False)
+# Faster R-CNN + FPN on VOC07+12, KDEP MobileNetV2 student: mmdet's
+# pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py with the student's model
+# (its checkpoint and `--cfg-options` keys: see the model base).
+_base_ = [
+    './_base_/models/faster-rcnn_kdep-mv2_fpn.py',
+    'mmdet::_base_/datasets/voc0712.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py'
+]
+model = dict(roi_head=dict(bbox_head=dict(num_classes=20)))
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        # mmdet's own MobileNetV2 names its layers differently; the
-        # student is mmpretrain's, used here as it is.
-        type='mmpretrain.MobileNetV2',
-        widen_factor=1.0,
-        out_indices=(1, 2, 4, 7),
-        norm_cfg=norm_cfg,
-        init_cfg=dict(
-            type='StrictPretrained', checkpoint=checkpoint,
-            prefix='backbone.')),
-    neck=dict(in_channels=[24, 32, 96, 1280]))
+# mmdet's VOC schedule: the dataset is repeated 3 times, so 4 epochs are
+# 12; lr 0.01, x0.1 after epoch 3: schedule_1x's MultiStepLR
+# (`_base_.param_scheduler[1]`) without its warm-up
+max_epochs = 4
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(_base_.param_scheduler[1], end=max_epochs, milestones=[3])
+]
+optim_wrapper = dict(optimizer=dict(lr=0.01))

@@ -1,43 +1,10 @@
-# Faster R-CNN C4 (the paper's head), 1x COCO, KDEP ResNet-18 student.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50-caffe_c4-1x_coco.py'
-# The KDEP student: a file written by tools/extract_student.py (or the
-# KDEPExportHook), or a KDEP pre-training checkpoint (its `backbone.*`
-# keys). Override with `--cfg-options checkpoint=PATH`.
-checkpoint = 'checkpoints/kdep_resnet18.pth'  # noqa: E501
-# SyncBN as in the paper. A single process (one GPU, or CPU) reverts it to
-# BN by itself; several CPU processes need `--cfg-options norm_cfg.type=BN`.
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-custom_imports = dict(imports=['kdep_mm'], allow_failed_imports=False)
-
-model = dict(
-    # the student's input normalisation (RGB, ImageNet mean / std), not
-    # the caffe one of the base config
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        depth=18,
-        style='pytorch',
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        # stages 1-3 here; the student's stage 4 is the RoI head below
-        init_cfg=dict(
-            type='StrictPretrained',
-            checkpoint=checkpoint,
-            prefix='backbone.',
-            exclude=['layer4.'])),
-    rpn_head=dict(in_channels=256, feat_channels=256),
-    roi_head=dict(
-        shared_head=dict(
-            depth=18,
-            style='pytorch',
-            norm_cfg=norm_cfg,
-            norm_eval=False,
-            init_cfg=dict(
-                type='StrictPretrained',
-                checkpoint=checkpoint,
-                prefix='backbone.',
-                include=['layer4.'])),
-        bbox_roi_extractor=dict(out_channels=256),
-        bbox_head=dict(in_channels=512)))
+# Faster R-CNN C4 (the paper's head), 1x COCO, KDEP ResNet-18 student:
+# mmdet's faster_rcnn/faster-rcnn_r50-caffe_c4-1x_coco.py with the
+# student's model (its checkpoint and `--cfg-options` keys: see the model
+# base).
+_base_ = [
+    './_base_/models/faster-rcnn_kdep-r18-c4.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py'
+]

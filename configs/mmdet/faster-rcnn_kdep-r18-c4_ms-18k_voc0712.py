@@ -1,12 +1,23 @@
 # Faster R-CNN C4 (the paper's head), 18k iterations on VOC07+12,
-# KDEP ResNet-18 student.
+# KDEP ResNet-18 student: mmdet's
+# pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py with the student.
+#
+# The one config that repeats its student block (the same as
+# ./_base_/models/faster-rcnn_kdep-r18-c4.py; keep the two in step): mmdet's
+# VOC 18k config sets its model, multi-scale data and schedule in one file,
+# mmengine refuses two bases that both define `model`, and rebuilding that
+# config from mmdet's bases would copy its 70 lines here.
 _base_ = 'mmdet::pascal_voc/faster-rcnn_r50-caffe-c4_ms-18k_voc0712.py'
 # The KDEP student: a file written by tools/extract_student.py (or the
 # KDEPExportHook), or a KDEP pre-training checkpoint (its `backbone.*`
-# keys). Override with `--cfg-options checkpoint=PATH`.
+# keys). `checkpoint` is this file's default; another file (both keys):
+# `--cfg-options model.backbone.init_cfg.checkpoint=PATH
+# model.roi_head.shared_head.init_cfg.checkpoint=PATH`.
 checkpoint = 'checkpoints/kdep_resnet18.pth'  # noqa: E501
 # SyncBN as in the paper. A single process (one GPU, or CPU) reverts it to
-# BN by itself; several CPU processes need `--cfg-options norm_cfg.type=BN`.
+# BN by itself; several CPU processes need
+# `--cfg-options model.backbone.norm_cfg.type=BN
+# model.roi_head.shared_head.norm_cfg.type=BN`.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 custom_imports = dict(imports=['kdep_mm'], allow_failed_imports=False)
 

@@ -1,22 +1,11 @@
-# Linear probe on CIFAR-100 (the recipe's schedule, frozen backbone),
-# KDEP ResNet-18 student.
+# Linear probe on CIFAR-100 (the recipe's schedule, frozen backbone), KDEP
+# ResNet-18 student (its checkpoint and `--cfg-options` keys: see the model
+# base).
 _base_ = [
-    'mmpretrain::_base_/models/resnet18.py',
-    './_base_/datasets/cifar100_bs64_224.py', './_base_/kdep_finetune_150e.py'
+    './_base_/models/kdep-r18.py', './_base_/datasets/cifar100_bs64_224.py',
+    './_base_/kdep_finetune_150e.py'
 ]
-# The KDEP student: a file written by tools/extract_student.py (or the
-# KDEPExportHook), or a KDEP pre-training checkpoint (its `backbone.*`
-# keys). Override with `--cfg-options checkpoint=PATH`.
-checkpoint = 'checkpoints/kdep_resnet18.pth'  # noqa: E501
-custom_imports = dict(imports=['kdep_mm'], allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(
-        norm_eval=True,
-        init_cfg=dict(
-            type='StrictPretrained', checkpoint=checkpoint,
-            prefix='backbone.')),
-    head=dict(num_classes=100))
+model = dict(backbone=dict(norm_eval=True), head=dict(num_classes=100))
 
 # linear probe: the backbone is not trained (no gradient step, BN
 # statistics frozen), only the linear head

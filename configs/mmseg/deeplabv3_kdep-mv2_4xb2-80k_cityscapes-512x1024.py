@@ -1,30 +1,11 @@
-# DeepLabV3 on Cityscapes, 512x1024 crops, KDEP MobileNetV2 student.
-_base_ = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
-# The KDEP student: a file written by tools/extract_student.py (or the
-# KDEPExportHook), or a KDEP pre-training checkpoint (its `backbone.*`
-# keys). Override with `--cfg-options checkpoint=PATH`.
-checkpoint = 'checkpoints/kdep_mobilenetv2.pth'  # noqa: E501
-# SyncBN as in the paper. A single process (one GPU, or CPU) reverts it to
-# BN by itself; several CPU processes need `--cfg-options norm_cfg.type=BN`.
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-custom_imports = dict(
-    imports=['kdep_mm', 'mmpretrain.models'], allow_failed_imports=False)
-
-model = dict(
-    pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        # mmseg's MobileNetV2 has no final 1x1 conv (the 1280-d layer KDEP
-        # distils), so the student is mmpretrain's, used as it is; its
-        # output stride is 32 (it has no dilation option)
-        type='mmpretrain.MobileNetV2',
-        widen_factor=1.0,
-        out_indices=(4, 7),
-        norm_cfg=norm_cfg,
-        init_cfg=dict(
-            type='StrictPretrained', checkpoint=checkpoint,
-            prefix='backbone.')),
-    decode_head=dict(
-        in_channels=1280, in_index=1, channels=512, norm_cfg=norm_cfg),
-    auxiliary_head=dict(
-        in_channels=96, in_index=0, channels=256, norm_cfg=norm_cfg))
+# DeepLabV3 on Cityscapes, 512x1024 crops, KDEP MobileNetV2 student: mmseg's
+# deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py with the student's
+# model (its checkpoint and `--cfg-options` keys: see the model base).
+_base_ = [
+    './_base_/models/deeplabv3_kdep-mv2.py',
+    'mmseg::_base_/datasets/cityscapes.py', 'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_80k.py'
+]
+crop_size = (512, 1024)
+data_preprocessor = dict(size=crop_size)
+model = dict(data_preprocessor=data_preprocessor)

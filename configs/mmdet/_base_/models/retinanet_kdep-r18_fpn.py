@@ -1,0 +1,24 @@
+# RetinaNet + FPN with the KDEP ResNet-18 student: mmdet's retinanet_r50_fpn
+# model, the student as its backbone. The configs one folder up compose it with
+# mmdet's dataset, schedule and runtime bases.
+_base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
+# The KDEP student: a file written by tools/extract_student.py (or the
+# KDEPExportHook), or a KDEP pre-training checkpoint (its `backbone.*`
+# keys). `checkpoint` is this file's default; another file:
+# `--cfg-options model.backbone.init_cfg.checkpoint=PATH`.
+checkpoint = 'checkpoints/kdep_resnet18.pth'  # noqa: E501
+# SyncBN as in the paper. A single process (one GPU, or CPU) reverts it to
+# BN by itself; several CPU processes need
+# `--cfg-options model.backbone.norm_cfg.type=BN`.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+custom_imports = dict(imports=['kdep_mm'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        depth=18,
+        norm_cfg=norm_cfg,
+        norm_eval=False,
+        init_cfg=dict(
+            type='StrictPretrained', checkpoint=checkpoint,
+            prefix='backbone.')),
+    neck=dict(in_channels=[64, 128, 256, 512]))

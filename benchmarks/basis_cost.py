@@ -1,7 +1,7 @@
 """Cost of the KDEP basis: streaming covariance against a full SVD.
 
 The reference code holds the whole N x D_t teacher feature matrix and runs
-an SVD on it; :class:`kdep_mm.utils.basis.StreamingCovariance` accumulates
+an SVD on it; :class:`kdep_mm.basis.StreamingCovariance` accumulates
 float64 ``sum x`` and ``sum x x^T`` chunk by chunk (memory O(D_t^2),
 independent of N) and eigen-decomposes the scatter matrix. This script
 measures both on the same synthetic features (low rank with a decaying
@@ -56,8 +56,7 @@ def chunks(n: int, dim: int, rank: int, chunk: int, noise: float,
 # --------------------------------------------------------------- workers
 def run_method(args) -> Dict:
     """Inside the subprocess: one method, timed; result saved to a file."""
-    import kdep_mm  # noqa: F401
-    from kdep_mm.utils.basis import StreamingCovariance
+    from kdep_mm.basis import StreamingCovariance
     torch.set_num_threads(args.threads or torch.get_num_threads())
     t_gen = 0.0
     t0 = time.perf_counter()

@@ -45,7 +45,6 @@ import time
 from contextlib import nullcontext
 from typing import Callable, Dict, Iterator, List, Optional
 
-import kdep_mm  # noqa: F401  # isort: skip  (compat shims first)
 import mmengine
 import mmpretrain
 import numpy as np
@@ -57,6 +56,9 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch.utils.flop_counter import FlopCounterMode
+
+import kdep_mm
+from kdep_mm.utils.misc import IMAGENET_MEAN, IMAGENET_STD
 
 PAIRS = {
     # name: (student backbone config, KDEP loss weight, learning rate)
@@ -72,8 +74,7 @@ MODES = {
     'cl': (False, True),
     'amp_cl': (True, True),
 }
-MEAN = [123.675, 116.28, 103.53]
-STD = [58.395, 57.12, 57.375]
+MEAN, STD = list(IMAGENET_MEAN), list(IMAGENET_STD)
 
 
 # ----------------------------------------------------------------- helpers

@@ -1,13 +1,13 @@
 """KDEP for OpenMMLab: distil a pre-trained teacher into a small backbone on
-unlabelled images, then use the student in mmdet / mmseg / mmpretrain."""
-from . import compat
+unlabelled images, then use the student in mmdet / mmseg / mmpretrain.
 
-compat.apply()
-
-from . import datasets, engine, evaluation, models, utils  # noqa: E402
-from .version import __version__  # noqa: E402
+Importing the package registers its modules in the OpenMMLab registries and
+changes nothing else (see :mod:`kdep_mm.compat` for the shims the project's
+tools apply to their own runs)."""
+from . import basis, datasets, engine, evaluation, models, utils
+from .version import __version__
 
 __all__ = [
-    '__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models',
+    '__version__', 'basis', 'datasets', 'engine', 'evaluation', 'models',
     'utils'
 ]

@@ -4,20 +4,26 @@
         --out work_dirs/kdep_basis.pth [--num-images 10000] \
         [--cfg-options ...] [--launcher pytorch]
 
-Runs exactly what ``KDEPBasisHook`` runs before training (the teacher over
-the training dataloader, streaming float64 sums, eigendecomposition) and
-writes the same basis file, for reuse with ``model.basis_file=...``.
+Calls the function ``KDEPBasisHook`` calls before training
+(:func:`kdep_mm.basis.fit_basis`: the teacher over the training dataloader,
+streaming float64 sums, eigendecomposition) on the config's model and
+training dataloader, seeded as a training run is, and writes the same basis
+file, for reuse with ``model.basis_file=...``.
 """
 import argparse
 import os
 
-# isort: off
-import kdep_mm  # noqa: F401  (compat shims first)
-# isort: on
+import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.dist import get_rank, init_dist, is_main_process
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner, set_random_seed
+from mmpretrain.registry import MODELS
 
-from kdep_mm.engine.hooks import KDEPBasisHook
+from kdep_mm.basis import fit_basis, save_model_basis
+from kdep_mm.compat import prepare_run
+from kdep_mm.models import KDEP
 from kdep_mm.utils.cli import add_common_args, merge_common_args
 
 
@@ -31,14 +37,31 @@ def main(argv=None):
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = Config.fromfile(args.config)
-    if args.work_dir is None and cfg.get('work_dir') is None:
-        cfg.work_dir = os.path.join('work_dirs', 'compute_basis')
     cfg = merge_common_args(cfg, args)
     cfg.model.basis_file = None
-    cfg.custom_hooks = []
-    runner = Runner.from_cfg(cfg)
-    hook = KDEPBasisHook(num_images=args.num_images, out_file=args.out)
-    hook.before_train(runner)
+    prepare_run(cfg)
+    if cfg.launcher != 'none' and not torch.distributed.is_initialized():
+        init_dist(cfg.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    randomness = dict(cfg.get('randomness') or {})
+    seed = randomness.get('seed')
+    if seed is not None:
+        seed = set_random_seed(
+            seed,
+            deterministic=randomness.get('deterministic', False),
+            diff_rank_seed=randomness.get('diff_rank_seed', False))
+    MMLogger.get_instance('kdep_compute_basis', log_level='INFO')
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmpretrain')):
+        model = MODELS.build(cfg.model)
+        if not isinstance(model, KDEP):
+            raise SystemExit(f'{args.config} does not build a KDEP model')
+        if torch.cuda.is_available():
+            model = model.cuda()
+        loader = Runner.build_dataloader(cfg.train_dataloader, seed=seed)
+        result = fit_basis(model, loader, args.num_images)
+    if is_main_process():
+        save_model_basis(model, result, args.out)
+        print(f'basis written to {args.out} (rank {get_rank()})')
 
 
 if __name__ == '__main__':

@@ -4,26 +4,4 @@
 #   bash tools/dist_train.sh CONFIG NUM_PROCS [train.py args]
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=host0 bash tools/dist_train.sh CONFIG 8
 set -e
-CONFIG=$1
-NPROCS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-# One machine: gloo talks over loopback, whatever the host name resolves to.
-if [ "$NNODES" = 1 ] && [ -z "${GLOO_SOCKET_IFNAME:-}" ] && [ -e /sys/class/net/lo ]; then
-    export GLOO_SOCKET_IFNAME=lo
-fi
-PY="${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python)}"
-
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-"$PY" -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$NPROCS \
-    --master_port=$PORT \
-    "$ROOT/tools/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+exec bash "$(dirname "$0")/torchrun.sh" train.py "$2" "$1" "${@:3}"

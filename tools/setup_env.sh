@@ -47,7 +47,7 @@ command -v "$PYTHON" >/dev/null 2>&1 ||
   die "no Python interpreter '$PYTHON' found" "install Python >= 3.8 or set PYTHON=/path/to/python3"
 PYVER="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 STAMP_INPUT="$(cat "$CONSTRAINTS_SRC" requirements/runtime.txt requirements/mminstall.txt \
-  requirements/tests.txt setup.py tools/setup_env.sh; echo "$PYVER ${KDEP_TORCH:-} ${KDEP_TORCHVISION:-}")"
+  requirements/tests.txt setup.py tools/setup_env.sh tools/env/kdep_torchvision_cpu.py; echo "$PYVER ${KDEP_TORCH:-} ${KDEP_TORCHVISION:-}")"
 STAMP="$(printf '%s' "$STAMP_INPUT" | sha256sum | cut -d' ' -f1)"
 VPY="$VENV/bin/python"
 if [ -f "$VENV/.kdep_stamp" ] && [ "$(cat "$VENV/.kdep_stamp")" = "$STAMP" ] &&
@@ -151,11 +151,29 @@ quiet_pip install -q -c "$CONSTRAINTS" -r requirements/runtime.txt -r requiremen
   -r requirements/mminstall.txt ||
   die "installing the requirements failed" "read pip's message above"
 # torchvision: the only wheels for this torch are CUDA builds; installed
-# without dependencies so pip never swaps torch. kdep_mm.compat makes it
-# importable on a CPU-only torch.
+# without dependencies so pip never swaps torch (see the shim below).
 if ! "$VPY" -m pip show torchvision >/dev/null 2>&1; then
   quiet_pip install -q --no-deps -c "$CONSTRAINTS" "$TV_REQ" ||
     die "could not install $TV_REQ" "set KDEP_TORCHVISION to the version matching your torch"
+fi
+
+# An environment shim, only where torchvision's compiled part cannot load
+# with this torch (the CPU torch 2.13 + CUDA torchvision wheel): see
+# tools/env/kdep_torchvision_cpu.py. A normal install never gets it.
+SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+rm -f "$SITE/kdep_torchvision_cpu.py" "$SITE/kdep_torchvision_cpu.pth"
+if ! "$VPY" - <<'PYEOF' >/dev/null 2>&1
+import glob, importlib.util, os.path as osp, sys
+import torch
+spec = importlib.util.find_spec('torchvision')
+libs = [p for loc in spec.submodule_search_locations
+        for p in glob.glob(osp.join(loc, '_C.*so'))]
+torch.ops.load_library(libs[0])
+PYEOF
+then
+  cp tools/env/kdep_torchvision_cpu.py "$SITE/"
+  echo 'import kdep_torchvision_cpu; kdep_torchvision_cpu.install()' >"$SITE/kdep_torchvision_cpu.pth"
+  say "torchvision's compiled ops do not load with torch $TORCH_VER: installed the CPU op-schema shim (tools/env/kdep_torchvision_cpu.py)"
 fi
 
 # ---------------------------------------------------------------- 5. kdep_mm
@@ -166,7 +184,7 @@ quiet_pip install -q --no-deps --no-build-isolation -e . ||
 # ---------------------------------------------------------------- 6. check
 step 6 "import check"
 "$VPY" - <<'PYEOF' || die "the environment does not import" "see the traceback above"
-import kdep_mm  # noqa: F401  (applies kdep_mm.compat first)
+import kdep_mm  # noqa: F401
 import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models  # noqa
 import torch
 print('[setup] torch %s, mmcv %s, mmdet %s, mmseg %s, mmpretrain %s, kdep_mm %s' % (

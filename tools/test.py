@@ -5,15 +5,12 @@
 """
 import argparse
 import os
-import os.path as osp
 
-# isort: off
-import kdep_mm  # noqa: F401  (compat shims first, then the registries)
-# isort: on
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from kdep_mm.compat import prepare_run
 from kdep_mm.utils.cli import (add_common_args, close_distributed,
                                merge_common_args)
 
@@ -34,11 +31,9 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if args.work_dir is None and cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     cfg = merge_common_args(cfg, args)
     cfg.load_from = args.checkpoint
+    prepare_run(cfg)
     if args.out:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)

@@ -7,15 +7,13 @@ or downstream mmdet / mmseg / mmpretrain fine-tuning (the config's
 """
 import argparse
 import os
-import os.path as osp
 
-# isort: off
-import kdep_mm  # noqa: F401  (compat shims first, then the registries)
-# isort: on
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from kdep_mm.compat import prepare_run
+from kdep_mm.engine import amp_optim_wrapper_cfg
 from kdep_mm.utils.cli import (add_common_args, close_distributed,
                                merge_common_args)
 
@@ -57,7 +55,6 @@ def merge_args(cfg, args):
         cfg.val_dataloader = None
         cfg.val_evaluator = None
     if args.amp:
-        from kdep_mm.engine import amp_optim_wrapper_cfg
         cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
     if args.resume == 'auto':
         cfg.resume = True
@@ -73,10 +70,8 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if args.work_dir is None and cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     cfg = merge_args(cfg, args)
+    prepare_run(cfg)
     runner = (
         Runner.from_cfg(cfg)
         if 'runner_type' not in cfg else RUNNERS.build(cfg))

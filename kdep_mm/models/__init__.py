@@ -1,8 +1,9 @@
 from .alignment import (LogitKDAlignment, ParametricAlignment, SVDPTSAlignment,
                         power_temperature_scaling)
-from .distiller import KDEP, build_teacher, weights_fingerprint
+from .kdep import KDEP
 from .losses import KDEPLoss
 from .taps import FeatureTap, build_tap, default_tap_cfg
+from .teacher import build_teacher, weights_fingerprint
 
 __all__ = [
     'KDEP', 'KDEPLoss', 'SVDPTSAlignment', 'ParametricAlignment',

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from ..basis.covariance import numerical_rank
+
 RANK_POLICIES = ('mask', 'zero', 'keep')
 
 
@@ -200,13 +202,6 @@ class SVDPTSAlignment(BaseAlignment):
             r = self.num_targets
             return pred[:, :r], target[:, :r]
         return pred, target
-
-
-def numerical_rank(spectrum: torch.Tensor, rtol: float) -> int:
-    """Number of singular values above ``rtol`` x the largest."""
-    if spectrum.numel() == 0 or float(spectrum.max()) <= 0:
-        return 0
-    return int((spectrum > rtol * spectrum.max()).sum())
 
 
 @MODELS.register_module()

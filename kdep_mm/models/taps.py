@@ -13,7 +13,7 @@ forward pass, the pooled value at one point of it:
 * ``MobileNetV2``: the output of the last 1x1 conv's BatchNorm
   (``conv2.bn``), before the in-place ReLU6.
 * anything else: ``dict(module='path.to.module', hook='input' | 'output',
-  call=-1, pool='avg' | 'token0' | 'tokens' | 'none')`` names the point.
+  call=-1, pool='avg' | 'token0' | 'none')`` names the point.
 
 Pooling happens inside the hook, so no full feature map is kept and an
 in-place activation after the tap cannot change the recorded value.
@@ -22,7 +22,6 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
-from mmpretrain.registry import MODELS
 
 
 def _pool(x: torch.Tensor, pool: str) -> torch.Tensor:
@@ -144,8 +143,7 @@ def default_tap_cfg(network: nn.Module) -> Optional[dict]:
 
 
 def build_tap(network: nn.Module,
-              cfg: Union[None, str, dict] = None,
-              prefix: str = '') -> FeatureTap:
+              cfg: Union[None, str, dict] = None) -> FeatureTap:
     """Build and attach the tap of ``network``.
 
     Args:
@@ -154,8 +152,6 @@ def build_tap(network: nn.Module,
         cfg (None | str | dict): None for the built-in pre-activation tap
             of known backbones; a module path; or a dict of
             :class:`FeatureTap` arguments.
-        prefix (str): Prepended to a built-in tap's module path (used when
-            the backbone sits inside a classifier).
 
     Raises:
         ValueError: No built-in tap for this backbone and none configured,
@@ -171,14 +167,10 @@ def build_tap(network: nn.Module,
                 f'no built-in pre-activation tap for {type(backbone).__name__}'
                 '; name one in the config, e.g. tap=dict(module='
                 "'stages.3', hook='output', pool='avg')")
-        if backbone is not network:
-            prefix = 'backbone.'
-        cfg['module'] = prefix + cfg['module']
+        if backbone is not network:  # the backbone inside a classifier
+            cfg['module'] = 'backbone.' + cfg['module']
     elif isinstance(cfg, str):
         cfg = dict(module=cfg)
     cfg = dict(cfg)
     cfg.pop('type', None)
     return FeatureTap(**cfg).attach(network)
-
-
-MODELS.register_module('FeatureTap', module=FeatureTap)

@@ -33,8 +33,12 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
     Raises:
         FileNotFoundError: The local file does not exist.
         pickle.UnpicklingError: The file pickles objects other than tensors
-            and plain containers (it is refused, not executed).
+            and plain containers (it is refused, not executed). The few
+            classes of mmengine's own training checkpoints are allowed
+            (:func:`kdep_mm.compat.allow_mmengine_checkpoints`).
     """
+    from ..compat import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
     if filename.startswith(('http://', 'https://')):
         try:
             return torch.hub.load_state_dict_from_url(

@@ -1,6 +1,7 @@
 """Command-line arguments shared by ``tools/train.py`` and ``tools/test.py``.
 """
 import argparse
+import os.path as osp
 
 from mmengine.config import Config, DictAction
 
@@ -28,10 +29,17 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply the common arguments; ``--cfg-options`` last, so it wins."""
+    """Apply the common arguments; ``--cfg-options`` last, so it wins.
+
+    The work directory is ``--work-dir``, else the config's, else
+    ``./work_dirs/<config name>`` (as in OpenMMLab's tools).
+    """
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        stem = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', stem)
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(field)
         if loader is None:
@@ -43,10 +51,10 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
         if workers == 0 or args.no_persistent_workers:
             loader['persistent_workers'] = False
     if args.cfg_options is not None:
-        # `checkpoint=...` / `norm_cfg.type=BN` also reach the copies of
-        # these top-level variables inside the model.
-        from .config_vars import propagate_variables
-        propagate_variables(cfg, args.cfg_options)
+        # mmengine's own semantics: each key sets exactly that key. A
+        # top-level variable (``checkpoint = ...``) was already copied into
+        # the model when the file was read; the config's comments name the
+        # explicit keys (``model.backbone.init_cfg.checkpoint=...``).
         cfg.merge_from_dict(args.cfg_options)
     return cfg
 

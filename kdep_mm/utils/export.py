@@ -14,17 +14,16 @@ tensors are loaded into it strictly.
 """
 import datetime
 import hashlib
-import io
-import os
 import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Optional, Tuple, Union
 
 import torch
 
-from kdep_mm.version import __version__
+from ..version import __version__
 from .checkpoint import get_state_dict, load_state_dict_strict, load_weights
+from .fileio import atomic_write, torch_bytes
+from .misc import build_mmpretrain, to_plain
 
 #: Version of the exported file's layout (``meta['export']['format']``).
 EXPORT_FORMAT = 1
@@ -34,28 +33,9 @@ class NotAKDEPCheckpointError(ValueError):
     """The input is not a KDEP pre-training checkpoint."""
 
 
-def to_plain(obj):
-    """Recursively turn ``obj`` into str/int/float/bool/None/list/dict.
-
-    Tuples become lists; any other object becomes its ``str``. Such values
-    are read back by ``torch.load(weights_only=True)``.
-    """
-    if obj is None or type(obj) in (bool, int, float, str):
-        return obj
-    for base in (bool, int, float, str):  # subclasses (TorchVersion, ...)
-        if isinstance(obj, base):
-            return base(obj)
-    if isinstance(obj, dict):
-        return {str(k): to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_plain(v) for v in obj]
-    if hasattr(obj, 'item') and getattr(obj, 'ndim', None) == 0:
-        return obj.item()  # numpy / torch scalars
-    return str(obj)
-
-
 def kdep_meta_of(checkpoint: dict, source: str = 'checkpoint') -> dict:
-    """``checkpoint['meta']['kdep']``, or a clear error if it is absent.
+    """``checkpoint['meta']['kdep']`` (what :meth:`KDEP.kdep_meta` wrote),
+    or a clear error if it is absent.
 
     Args:
         checkpoint (dict): A loaded checkpoint.
@@ -76,20 +56,14 @@ def kdep_meta_of(checkpoint: dict, source: str = 'checkpoint') -> dict:
 
 
 def build_student(student_cfg: dict) -> torch.nn.Module:
-    """Build the student backbone from its config with mmpretrain MODELS.
+    """Build the student backbone from its config (mmpretrain's registry).
 
     ``init_cfg`` is dropped: the student is only needed for its keys and
     shapes, nothing is downloaded or loaded.
     """
-    import mmpretrain.models  # noqa: F401  (registers the backbones)
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
     cfg = dict(student_cfg)
     cfg.pop('init_cfg', None)
-    # In the mmpretrain scope even inside an mmdet / mmseg run (whose
-    # default scope would pick their own, differently named, MobileNetV2).
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(cfg)
+    return build_mmpretrain(cfg)
 
 
 def extract_student(
@@ -153,24 +127,9 @@ def save_hashed(obj: dict, out_dir: str, stem: str) -> str:
     The hash is that of the file's bytes, as in OpenMMLab's model zoo
     (``sha256sum`` of the file starts with the same 8 hex digits).
     """
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    data = buf.getvalue()
+    data = torch_bytes(obj)
     digest = hashlib.sha256(data).hexdigest()[:8]
-    os.makedirs(out_dir, exist_ok=True)
-    path = osp.join(out_dir, f'{stem}-{digest}.pth')
-    fd, tmp = tempfile.mkstemp(prefix=f'.{stem}.', suffix='.tmp', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write(osp.join(out_dir, f'{stem}-{digest}.pth'), data)
 
 
 def default_stem(meta: dict) -> str:

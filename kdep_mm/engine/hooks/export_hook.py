@@ -4,10 +4,10 @@ from typing import Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from kdep_mm.utils.export import export_student
+from ...utils.export import export_student
+from ...utils.misc import unwrap_model
 
 
 @HOOKS.register_module()
@@ -46,9 +46,7 @@ class KDEPExportHook(Hook):
 
     @staticmethod
     def _kdep_model(runner):
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(runner.model)
         if not callable(getattr(model, 'kdep_meta', None)):
             raise TypeError(
                 'KDEPExportHook needs a KDEP model (with kdep_meta()), got '

@@ -16,8 +16,9 @@ from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+
+from ...utils.misc import unwrap_model
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -52,13 +53,8 @@ class KDEPCheckInvalidLossHook(Hook):
         self._last = {}
         self._handle = None
 
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def before_train(self, runner) -> None:
-        align = getattr(self._model(runner), 'align', None)
+        align = getattr(unwrap_model(runner.model), 'align', None)
         if isinstance(align, torch.nn.Module):
             self._handle = align.register_forward_hook(self._record)
 
@@ -111,7 +107,7 @@ class KDEPCheckInvalidLossHook(Hook):
                 lines.append(f'  {name}: {what}')
         for name, what in bad_outputs.items():
             lines.append(f'  {name}: {what}')
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         backbone = getattr(model, 'backbone', model)
         for name, param in backbone.named_parameters():
             what = _describe(param)

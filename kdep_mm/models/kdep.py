@@ -12,95 +12,18 @@ data preprocessor only; a resumed run rebuilds the teacher from its file),
 the optimiser and DDP never see it, and ``train()`` cannot switch it out of
 eval mode. ``.to()`` / ``.cuda()`` still move it, through ``_apply``.
 """
-import copy
-import hashlib
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
-import torch.nn as nn
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
-from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
-from ..utils.basis_file import load_basis
-from ..utils.checkpoint import (get_state_dict, load_state_dict_strict,
-                                load_weights)
+from ..basis.io import load_basis_into
+from ..utils.misc import (IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain,
+                          to_plain)
 from .alignment import BaseAlignment
 from .taps import FeatureTap, build_tap
-
-
-def plain(obj):
-    """Config objects as plain dicts/lists (checkpoint metadata must load
-    with ``weights_only=True``, which refuses mmengine's ConfigDict)."""
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    return obj
-
-
-def weights_fingerprint(module: nn.Module) -> str:
-    """A short hash of a module's weights (keys, shapes and values)."""
-    h = hashlib.sha256()
-    for key, value in sorted(module.state_dict().items()):
-        h.update(key.encode())
-        h.update(str(tuple(value.shape)).encode())
-        h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def build_mmpretrain(cfg: dict) -> nn.Module:
-    """Build from mmpretrain's registry whatever the current default scope
-    (inside an mmdet run, ``type='MobileNetV2'`` would else be mmdet's,
-    whose keys differ)."""
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(cfg)
-
-
-def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
-    """Build the teacher network and load its weights strictly.
-
-    Args:
-        cfg (dict): ``model`` (any mmpretrain model config: a backbone or a
-            whole classifier), ``checkpoint`` (path or URL; required),
-            ``prefix`` (optional: load only keys under it, e.g.
-            ``'backbone.'`` to take a backbone out of a classifier file).
-
-    Returns:
-        tuple: The frozen network (eval mode, no grad) and a description
-        (model config, checkpoint, fingerprint).
-    """
-    cfg = copy.deepcopy(dict(cfg))
-    unknown = set(cfg) - {'model', 'checkpoint', 'prefix', 'tap'}
-    if unknown or 'model' not in cfg:
-        raise ValueError(
-            'teacher must be dict(model=<mmpretrain model config>, '
-            f'checkpoint=<path or URL>, prefix=None, tap=None); got keys '
-            f'{sorted(cfg)}')
-    checkpoint = cfg.get('checkpoint')
-    if not checkpoint:
-        raise ValueError('teacher.checkpoint is required: KDEP distils a '
-                         'pre-trained teacher, not a random one')
-    model_cfg = copy.deepcopy(cfg['model'])
-    model_cfg.pop('init_cfg', None)
-    if isinstance(model_cfg.get('backbone'), dict):
-        model_cfg['backbone'].pop('init_cfg', None)
-    teacher = build_mmpretrain(model_cfg)
-    state = get_state_dict(load_weights(checkpoint), prefix=cfg.get('prefix'))
-    load_state_dict_strict(
-        teacher,
-        state,
-        source=f'teacher checkpoint {checkpoint}',
-        ignore_missing=('num_batches_tracked', ))
-    teacher.eval()
-    teacher.requires_grad_(False)
-    info = dict(
-        model=plain(cfg['model']),
-        checkpoint=checkpoint,
-        prefix=cfg.get('prefix'),
-        fingerprint=weights_fingerprint(teacher))
-    return teacher, info
+from .teacher import build_teacher
 
 
 @MODELS.register_module()
@@ -110,15 +33,17 @@ class KDEP(BaseModel):
     Args:
         backbone (dict): The student backbone config (any mmpretrain
             backbone). It is the only part that goes downstream.
-        teacher (dict): ``model``, ``checkpoint``, ``prefix`` and ``tap``;
-            see :func:`build_teacher`. ``tap`` (None = the built-in
-            pre-activation tap) names the teacher's distilled feature.
+        teacher (dict): ``model``, ``checkpoint`` and ``prefix``; see
+            :func:`~kdep_mm.models.teacher.build_teacher`.
         align (dict): The alignment. Defaults to
             ``SVDPTSAlignment(temperature=0.1, power=3)``.
         loss (dict): The loss. Defaults to ``KDEPLoss(mode='mse',
             loss_weight=3.0)``.
         student_tap (None | str | dict): The student's distilled feature
-            (None = the built-in pre-activation tap).
+            (None = the built-in pre-activation tap; see
+            :func:`~kdep_mm.models.taps.build_tap`).
+        teacher_tap (None | str | dict): The teacher's distilled feature,
+            likewise.
         basis_file (str, optional): Load the basis from this file (checked
             against the teacher) instead of computing it.
         probe_size (int): Image size of the dry run that measures the
@@ -141,6 +66,7 @@ class KDEP(BaseModel):
                  align: Optional[dict] = None,
                  loss: Optional[dict] = None,
                  student_tap: Union[None, str, dict] = None,
+                 teacher_tap: Union[None, str, dict] = None,
                  basis_file: Optional[str] = None,
                  probe_size: int = 224,
                  channels_last: bool = False,
@@ -150,21 +76,20 @@ class KDEP(BaseModel):
         if data_preprocessor is None:
             data_preprocessor = dict(
                 type='ClsDataPreprocessor',
-                mean=[123.675, 116.28, 103.53],
-                std=[58.395, 57.12, 57.375],
+                mean=list(IMAGENET_MEAN),
+                std=list(IMAGENET_STD),
                 to_rgb=True)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.student_cfg = plain(backbone)
+        self.student_cfg = to_plain(backbone)
         self.backbone = build_mmpretrain(backbone)
-        teacher_net, self.teacher_info = build_teacher(teacher)
+        teacher_net, teacher_info = build_teacher(teacher)
         # Not a sub-module on purpose (see the module docstring).
         object.__setattr__(self, 'teacher', teacher_net)
         self.student_tap: FeatureTap = build_tap(self.backbone, student_tap)
-        self.teacher_tap: FeatureTap = build_tap(self.teacher,
-                                                 teacher.get('tap'))
+        self.teacher_tap: FeatureTap = build_tap(self.teacher, teacher_tap)
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
@@ -172,11 +97,14 @@ class KDEP(BaseModel):
         self.align: BaseAlignment = MODELS.build(
             align or dict(type='SVDPTSAlignment'))
         self.align.build(d_s, d_t)
+        #: The one description of the teacher (checkpoints, exported
+        #: students and basis files record it).
+        self.teacher_meta = dict(
+            teacher_info, tap=self.teacher_tap.describe(), width=d_t)
         self.loss_module = MODELS.build(
             loss or dict(type='KDEPLoss', mode='mse', loss_weight=3.0))
-        self.basis_file = basis_file
         if basis_file is not None:
-            self.load_basis_file(basis_file)
+            load_basis_into(self, basis_file)
         if not isinstance(compile, dict):
             compile = dict(student=compile, teacher=compile)
         # After the probe, so that nothing is compiled for its input size.
@@ -199,42 +127,12 @@ class KDEP(BaseModel):
             self.backbone.train(was_training)
         return d_s, d_t
 
-    @property
-    def teacher_identity(self) -> Dict:
-        """What a basis file must match to be used with this teacher."""
-        return dict(
-            teacher_fingerprint=self.teacher_info['fingerprint'],
-            teacher_tap=self.teacher_tap.describe(),
-            d_t=self.align.d_t)
-
-    def load_basis_file(self, filename: str) -> None:
-        """Install a basis from a file, refusing one made for another
-        teacher, tap or width."""
-        if not self.align.needs_basis:
-            raise ValueError(f'{type(self.align).__name__} uses no basis; '
-                             'remove basis_file=')
-        obj = load_basis(
-            filename, expect=self.teacher_identity, k=self.align.k)
-        self.align.set_basis(
-            obj['mean'],
-            obj['basis'],
-            obj['spectrum'],
-            num_images=obj['meta'].get('num_images', 0))
-        MMLogger.get_current_instance().info(
-            f'KDEP basis loaded from {filename} '
-            f'({obj["meta"].get("num_images")} images, rank '
-            f'{int(self.align.rank)})')
-
     def kdep_meta(self) -> Dict:
         """What a checkpoint records about this distillation."""
         return dict(
             student=self.student_cfg,
-            teacher=dict(
-                model=self.teacher_info['model'],
-                checkpoint=self.teacher_info['checkpoint'],
-                fingerprint=self.teacher_info['fingerprint']),
             student_tap=self.student_tap.describe(),
-            teacher_tap=self.teacher_tap.describe(),
+            teacher=self.teacher_meta,
             align=type(self.align).__name__)
 
     # ----------------------------------------------------------- module glue

@@ -1,45 +1,50 @@
-"""Convert weights from other ecosystems into mmpretrain's key layout.
+"""Convert torchvision MobileNetV2 weights into mmpretrain's key layout.
 
-A conversion is a map from *module paths* of the source model to module
-paths of the target model; every parameter / buffer name below a module is
-kept. The conversion is strict in both directions:
+Usage::
 
-* every source tensor is used exactly once (a tensor that no rule maps, or
-  a rule that would write a target key twice, is an error);
-* every target key the rules promise is filled (a truncated file is an
-  error), and, when the target model's own state dict is given, its keys
-  and shapes match exactly.
+    python tools/model_converters/mobilenetv2_torchvision.py \\
+        mobilenet_v2-b0353104.pth work_dirs/teachers/mobilenet-v2_in1k.pth
 
-Errors list the leftovers, so a wrong file (a ResNet instead of a
-MobileNetV2, a truncated download) is refused with a message that says
-what did not fit, never half converted.
+The output holds ``state_dict`` (keys of mmpretrain's
+``ImageClassifier(MobileNetV2(widen_factor=1.0), GlobalAveragePooling,
+LinearClsHead(1000, 1280))``, as in ``mobilenet-v2_8xb32_in1k.py``) and a
+small ``meta``; it loads with ``torch.load(..., weights_only=True)`` and as a
+KDEP teacher or a downstream backbone with ``prefix='backbone.'``.
+
+Every source tensor must be used exactly once and every target key filled;
+otherwise the conversion stops with a list of what did not fit and writes
+nothing. With torchvision importable, the converted model's logits are also
+checked against torchvision's own model on a random input.
 """
+import argparse
+import copy
+import os.path as osp
+import sys
 from collections import OrderedDict
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 import torch
 
-# Parameter / buffer names of each kind of module in the maps below.
-CONV_KEYS = ('weight', )
-BN_KEYS = ('weight', 'bias', 'running_mean', 'running_var',
-           'num_batches_tracked')
-LINEAR_KEYS = ('weight', 'bias')
+from kdep_mm.utils.checkpoint import load_state_dict_strict, load_weights
+from kdep_mm.utils.fileio import sha256_file, torch_save_atomic
+from kdep_mm.utils.misc import IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain
+from kdep_mm.version import __version__
+
+try:  # run as a script (tools/model_converters/ is on sys.path) or a module
+    from strict_map import (BN_KEYS, CONV_KEYS, LINEAR_KEYS, ConversionError,
+                            convert_state_dict, state_dict_of, strip_prefix)
+except ImportError:
+    from tools.model_converters.strict_map import (BN_KEYS, CONV_KEYS,
+                                                   LINEAR_KEYS,
+                                                   ConversionError,
+                                                   convert_state_dict,
+                                                   state_dict_of, strip_prefix)
 
 #: MobileNetV2's inverted-residual stages (expand ratio, channels, blocks,
 #: stride), shared by torchvision and mmpretrain.
 MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2),
                          (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320,
                                                                         1, 1))
-
-
-class ConversionError(ValueError):
-    """A source state dict does not fit the conversion rules."""
-
-
-def _fmt(keys: Iterable, limit: int = 12) -> str:
-    keys = list(keys)
-    more = f' ... and {len(keys) - limit} more' if len(keys) > limit else ''
-    return ', '.join(map(str, keys[:limit])) + more
 
 
 def mobilenet_v2_module_map(
@@ -91,89 +96,6 @@ def mobilenet_v2_module_map(
     return rules
 
 
-def convert_state_dict(
-        state: Mapping[str, torch.Tensor],
-        rules: Mapping[str, Tuple[str, Tuple[str, ...]]],
-        target: Optional[Mapping[str, torch.Tensor]] = None,
-        ignore_source: Iterable[str] = (),
-        source: str = 'source state dict') -> 'OrderedDict[str, torch.Tensor]':
-    """Rename ``state`` by module ``rules``, strictly.
-
-    Args:
-        state (Mapping[str, Tensor]): The source state dict.
-        rules (Mapping): ``source module -> (target module, tensor names)``,
-            e.g. from :func:`mobilenet_v2_module_map`.
-        target (Mapping[str, Tensor], optional): The target model's own
-            state dict; when given, the converted keys and shapes must
-            equal it exactly.
-        ignore_source (Iterable[str]): Source module prefixes that are
-            deliberately dropped (e.g. ``'classifier.'`` for a backbone-only
-            conversion). Everything else must be used.
-        source (str): Named in error messages (e.g. the file name).
-
-    Returns:
-        OrderedDict: The converted state dict, in the rules' order.
-
-    Raises:
-        ConversionError: Listing unused source tensors, target keys written
-            twice, target keys not filled, and (with ``target``) unexpected
-            keys and shape mismatches. Nothing is returned in that case.
-    """
-    ignore_source = tuple(ignore_source)
-    wanted = OrderedDict()  # target key -> source key
-    for src_mod, (dst_mod, names) in rules.items():
-        for name in names:
-            wanted.setdefault(f'{dst_mod}.{name}',
-                              []).append(f'{src_mod}.{name}')
-    # Two source tensors written to one target key: a broken rule set.
-    twice = [f'{k} <- {_fmt(v)}' for k, v in wanted.items() if len(v) > 1]
-    wanted = OrderedDict((k, v[0]) for k, v in wanted.items())
-    by_source = {v: k for k, v in wanted.items()}
-
-    out = OrderedDict()
-    unused = []
-    for key, value in state.items():
-        if key in by_source:  # each source key maps to one target key
-            out[by_source[key]] = value
-        elif not (ignore_source and key.startswith(ignore_source)):
-            unused.append(key)
-    not_filled = [k for k, s in wanted.items() if s not in state]
-
-    problems = []
-    if unused:
-        problems.append(f'  source tensors no rule uses ({len(unused)}): '
-                        f'{_fmt(unused)}')
-    if twice:
-        problems.append(f'  keys written more than once ({len(twice)}): '
-                        f'{_fmt(twice)}')
-    if not_filled:
-        problems.append(
-            f'  target keys not filled, their source tensors are missing '
-            f'({len(not_filled)}): ' + _fmt(f'{k} <- {wanted[k]}'
-                                            for k in not_filled))
-    if target is not None:
-        extra = [k for k in target if k not in wanted]
-        beyond = [k for k in wanted if k not in target]
-        shapes = [(k, tuple(target[k].shape), tuple(v.shape))
-                  for k, v in out.items()
-                  if k in target and tuple(target[k].shape) != tuple(v.shape)]
-        if extra:
-            problems.append(f'  target keys no rule fills ({len(extra)}): '
-                            f'{_fmt(extra)}')
-        if beyond:
-            problems.append(f'  converted keys the target does not have '
-                            f'({len(beyond)}): {_fmt(beyond)}')
-        if shapes:
-            problems.append('  shape mismatches (key, target, source): '
-                            f'{_fmt(shapes)}')
-    if problems:
-        raise ConversionError(
-            f'{source} cannot be converted ({len(state)} tensors in, '
-            f'{len(wanted)} expected); nothing was written.\n' +
-            '\n'.join(problems))
-    return out
-
-
 def convert_torchvision_mobilenet_v2(
         state: Mapping[str, torch.Tensor],
         target: Optional[Mapping[str, torch.Tensor]] = None,
@@ -209,24 +131,6 @@ def convert_torchvision_mobilenet_v2(
         source=source)
 
 
-def state_dict_of(obj: Mapping) -> Dict[str, torch.Tensor]:
-    """The tensors of a loaded file: ``state_dict`` / ``model`` or itself."""
-    if not isinstance(obj, Mapping):
-        raise ConversionError(
-            f'expected a state dict (a mapping of names to tensors), got '
-            f'{type(obj).__name__}')
-    for field in ('state_dict', 'model'):
-        if isinstance(obj.get(field), Mapping):
-            obj = obj[field]
-            break
-    not_tensors = [k for k, v in obj.items() if not torch.is_tensor(v)]
-    if not_tensors:
-        raise ConversionError(
-            f'expected a state dict of tensors; these entries are not '
-            f'tensors: {_fmt(not_tensors)}')
-    return OrderedDict(obj)
-
-
 #: mmpretrain's ImageNet MobileNetV2 classifier (``mobilenet-v2_8xb32_in1k``),
 #: the target layout of :func:`convert_torchvision_mobilenet_v2`.
 MOBILENET_V2_CLASSIFIER = dict(
@@ -242,33 +146,14 @@ MOBILENET_V2_CLASSIFIER = dict(
     data_preprocessor=dict(
         type='ClsDataPreprocessor',
         num_classes=1000,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
+        mean=list(IMAGENET_MEAN),
+        std=list(IMAGENET_STD),
         to_rgb=True))
 
 
 def build_mobilenet_v2_classifier() -> torch.nn.Module:
     """Build :data:`MOBILENET_V2_CLASSIFIER` with mmpretrain (eval mode)."""
-    import copy
-
-    import mmpretrain.models  # noqa: F401  (registers the modules)
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
-
-    # Whatever scope a caller set (mmdet, mmseg), build in mmpretrain's.
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(copy.deepcopy(MOBILENET_V2_CLASSIFIER))
-    return model.eval()
-
-
-def sha256sum(filename: str, chunk: int = 1 << 20) -> str:
-    """The sha256 hex digest of a file."""
-    import hashlib
-    h = hashlib.sha256()
-    with open(filename, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()
+    return build_mmpretrain(copy.deepcopy(MOBILENET_V2_CLASSIFIER)).eval()
 
 
 def torchvision_mobilenet_v2_logits(state: Mapping[str, torch.Tensor],
@@ -312,11 +197,6 @@ def convert_mobilenet_v2_file(src: str,
     Returns:
         dict: The ``meta`` written into the file.
     """
-    import os
-    import os.path as osp
-
-    from kdep_mm.utils.checkpoint import load_state_dict_strict, load_weights
-    from kdep_mm.version import __version__
     state = state_dict_of(load_weights(src))
     model = build_mobilenet_v2_classifier()
     target = model.state_dict()
@@ -349,7 +229,7 @@ def convert_mobilenet_v2_file(src: str,
                    f'{max_diff:.3g} on a random 2x3x224x224 input')
     meta = dict(
         source=osp.basename(src),
-        source_sha256=sha256sum(src),
+        source_sha256=sha256_file(src),
         source_layout='torchvision.models.mobilenet_v2',
         layout='mmpretrain ImageClassifier(MobileNetV2(widen_factor=1.0), '
         'GlobalAveragePooling, LinearClsHead(1000, 1280))'
@@ -357,19 +237,43 @@ def convert_mobilenet_v2_file(src: str,
         "'backbone.*'",
         num_tensors=len(out),
         converted_by=f'kdep_mm {__version__} '
-        'tools/convert_torchvision_mobilenetv2.py')
+        'tools/model_converters/mobilenetv2_torchvision.py')
     if max_diff is not None:
         meta['max_abs_logit_diff_vs_source'] = max_diff
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    tmp = dst + '.tmp'
-    torch.save(dict(state_dict=out, meta=meta), tmp)
-    os.replace(tmp, dst)
+    torch_save_atomic(dict(state_dict=out, meta=meta), dst)
     logger(f'wrote {len(out)} tensors to {dst}')
     return meta
 
 
-def strip_prefix(state: Mapping[str, torch.Tensor],
-                 prefix: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Keep the keys that start with ``prefix``, without it."""
-    return OrderedDict(
-        (k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert torchvision MobileNetV2 weights to mmpretrain')
+    parser.add_argument('src', help='torchvision-layout .pth file')
+    parser.add_argument('dst', help='output .pth file (mmpretrain layout)')
+    parser.add_argument(
+        '--backbone-only',
+        action='store_true',
+        help="drop the ImageNet classifier; write only 'backbone.*' keys")
+    parser.add_argument(
+        '--no-check',
+        action='store_true',
+        help='skip the output-equality check against torchvision')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        convert_mobilenet_v2_file(
+            args.src,
+            args.dst,
+            with_head=not args.backbone_only,
+            check_reference=not args.no_check)
+    except (ConversionError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

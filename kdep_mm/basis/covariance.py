@@ -1,4 +1,4 @@
-"""Streaming PCA basis of the teacher features.
+"""Streaming PCA statistics of the teacher features.
 
 Instead of holding the N x D_t feature matrix and running an SVD (the
 reference code), the sums ``sum x`` and ``sum x x^T`` are accumulated in
@@ -77,3 +77,10 @@ class StreamingCovariance:
             basis=evecs.float(),
             spectrum=spectrum.float(),
             num_images=n)
+
+
+def numerical_rank(spectrum: torch.Tensor, rtol: float) -> int:
+    """Number of singular values above ``rtol`` x the largest."""
+    if spectrum.numel() == 0 or float(spectrum.max()) <= 0:
+        return 0
+    return int((spectrum > rtol * spectrum.max()).sum())

@@ -7,18 +7,39 @@ made from: loading checks the teacher's fingerprint (a hash of its
 weights), its tap, the teacher width and k, and refuses a mismatch with a
 message that names both sides. Files are plain tensors and strings
 (readable with ``weights_only=True``) and are written atomically.
+
+:func:`basis_meta` is the one place that turns a model's teacher
+description (:attr:`KDEP.teacher_meta`) into the file's metadata; the
+same fields are what a load checks.
 """
-import os
-import os.path as osp
-import tempfile
+import time
 from typing import Dict, Optional
 
 import torch
+from mmengine.logging import MMLogger
 
-from .checkpoint import load_weights
+from ..utils.checkpoint import load_weights
+from ..utils.fileio import torch_save_atomic
 
 FORMAT = 'kdep_basis/1'
 CHECKED_FIELDS = ('teacher_fingerprint', 'teacher_tap', 'd_t')
+
+
+def basis_meta(model, **extra) -> Dict:
+    """The basis-file metadata of ``model``'s teacher (plus ``extra``).
+
+    ``teacher_fingerprint``, ``teacher_tap`` and ``d_t`` identify the
+    teacher (checked at load); ``teacher_arch`` and ``teacher_checkpoint``
+    are for people reading the file.
+    """
+    t = model.teacher_meta
+    return dict(
+        teacher_fingerprint=t['fingerprint'],
+        teacher_tap=t['tap'],
+        d_t=t['width'],
+        teacher_arch=str(t['model']),
+        teacher_checkpoint=str(t['checkpoint']),
+        **extra)
 
 
 def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
@@ -30,9 +51,8 @@ def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
         mean, basis, spectrum (Tensor): As returned by
             :meth:`StreamingCovariance.decompose` (``basis`` may hold all
             D_t directions, so students of any width <= D_t can reuse it).
-        meta (dict): ``teacher_fingerprint``, ``teacher_tap``,
-            ``teacher_arch``, ``d_t``, ``num_images``, ``rank`` ... (str,
-            int or float values).
+        meta (dict): :func:`basis_meta` fields, ``num_images``, ``rank``
+            ... (str, int or float values).
 
     Returns:
         str: ``filename``.
@@ -46,17 +66,20 @@ def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
         basis=basis.detach().cpu().float().contiguous(),
         spectrum=spectrum.detach().cpu().float().contiguous(),
         meta=meta)
-    folder = osp.dirname(osp.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(payload, f)
-        os.replace(tmp, filename)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    return filename
+    return torch_save_atomic(payload, filename)
+
+
+def save_model_basis(model, result: Dict, filename: str) -> str:
+    """Write the basis that :func:`fit_basis` gave ``model`` (all D_t
+    directions), with the model's teacher metadata."""
+    meta = basis_meta(
+        model,
+        num_images=result['num_images'],
+        rank=int(model.align.rank),
+        rank_rtol=float(model.align.rank_rtol),
+        created=time.strftime('%Y-%m-%d %H:%M:%S'))
+    return save_basis(filename, result['mean'], result['basis'],
+                      result['spectrum'], meta)
 
 
 def load_basis(filename: str,
@@ -67,7 +90,8 @@ def load_basis(filename: str,
     Args:
         filename (str): The file.
         expect (dict, optional): Values of ``teacher_fingerprint``,
-            ``teacher_tap`` and ``d_t`` that the file must carry.
+            ``teacher_tap`` and ``d_t`` that the file must carry (e.g.
+            :func:`basis_meta` of the model).
         k (int, optional): The student width; the file must hold at least
             that many directions.
 
@@ -96,3 +120,21 @@ def load_basis(filename: str,
             '\n  '.join(problems) +
             '\nRecompute it (remove basis_file= to let KDEPBasisHook do it).')
     return obj
+
+
+def load_basis_into(model, filename: str) -> None:
+    """Install the basis of ``filename`` in ``model``'s alignment, refusing
+    one made for another teacher, tap or width."""
+    if not model.align.needs_basis:
+        raise ValueError(f'{type(model.align).__name__} uses no basis; '
+                         'remove basis_file=')
+    obj = load_basis(filename, expect=basis_meta(model), k=model.align.k)
+    model.align.set_basis(
+        obj['mean'],
+        obj['basis'],
+        obj['spectrum'],
+        num_images=obj['meta'].get('num_images', 0))
+    MMLogger.get_current_instance().info(
+        f'KDEP basis loaded from {filename} '
+        f'({obj["meta"].get("num_images")} images, rank '
+        f'{int(model.align.rank)})')

@@ -1,0 +1,76 @@
+"""Building the frozen teacher: any mmpretrain model, loaded strictly.
+
+The teacher is described once, by :func:`build_teacher`'s ``info`` (its
+config, checkpoint, prefix and weights fingerprint); :class:`KDEP` adds its
+tap and feature width to make :attr:`KDEP.teacher_meta`, which checkpoints,
+exported students and basis files all record.
+"""
+import copy
+import hashlib
+from typing import Tuple
+
+import torch.nn as nn
+
+from ..utils.checkpoint import (get_state_dict, load_state_dict_strict,
+                                load_weights)
+from ..utils.misc import build_mmpretrain, to_plain
+
+TEACHER_KEYS = ('model', 'checkpoint', 'prefix')
+
+
+def weights_fingerprint(module: nn.Module) -> str:
+    """A short hash of a module's weights (keys, shapes and values)."""
+    h = hashlib.sha256()
+    for key, value in sorted(module.state_dict().items()):
+        h.update(key.encode())
+        h.update(str(tuple(value.shape)).encode())
+        h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
+    """Build the teacher network and load its weights strictly.
+
+    Args:
+        cfg (dict): ``model`` (any mmpretrain model config: a backbone or a
+            whole classifier), ``checkpoint`` (path or URL; required),
+            ``prefix`` (optional: load only keys under it, e.g.
+            ``'backbone.'`` to take a backbone out of a classifier file).
+
+    Returns:
+        tuple: The frozen network (eval mode, no grad) and its description
+        ``dict(model, checkpoint, prefix, fingerprint)``.
+    """
+    cfg = copy.deepcopy(dict(cfg))
+    if 'tap' in cfg:
+        raise ValueError(
+            'the teacher tap is set next to the student tap now: move '
+            "teacher=dict(tap=...) to KDEP(teacher_tap=...)")
+    unknown = set(cfg) - set(TEACHER_KEYS)
+    if unknown or 'model' not in cfg:
+        raise ValueError(
+            'teacher must be dict(model=<mmpretrain model config>, '
+            f'checkpoint=<path or URL>, prefix=None); got keys {sorted(cfg)}')
+    checkpoint = cfg.get('checkpoint')
+    if not checkpoint:
+        raise ValueError('teacher.checkpoint is required: KDEP distils a '
+                         'pre-trained teacher, not a random one')
+    model_cfg = copy.deepcopy(cfg['model'])
+    model_cfg.pop('init_cfg', None)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg['backbone'].pop('init_cfg', None)
+    teacher = build_mmpretrain(model_cfg)
+    state = get_state_dict(load_weights(checkpoint), prefix=cfg.get('prefix'))
+    load_state_dict_strict(
+        teacher,
+        state,
+        source=f'teacher checkpoint {checkpoint}',
+        ignore_missing=('num_batches_tracked', ))
+    teacher.eval()
+    teacher.requires_grad_(False)
+    info = dict(
+        model=to_plain(cfg['model']),
+        checkpoint=checkpoint,
+        prefix=cfg.get('prefix'),
+        fingerprint=weights_fingerprint(teacher))
+    return teacher, info

@@ -11,19 +11,19 @@ setup:
 	@bash tools/setup_env.sh
 
 demo: setup
-	@$(PY) tools/demo.py $(DEMO_ARGS)
+	@$(PY) -m demo $(DEMO_ARGS)
 
 test: setup
 	@$(PY) -m pytest tests $(PYTEST_ARGS)
 
 lint: setup
-	@$(PY) -m flake8 kdep_mm tools tests configs benchmarks
-	@$(PY) -m isort --check-only --diff kdep_mm tools tests configs benchmarks
-	@$(PY) -m yapf --diff --recursive kdep_mm tools tests configs benchmarks
+	@$(PY) -m flake8 kdep_mm tools tests configs benchmarks demo
+	@$(PY) -m isort --check-only --diff kdep_mm tools tests configs benchmarks demo
+	@$(PY) -m yapf --diff --recursive kdep_mm tools tests configs benchmarks demo
 
 format: setup
-	@$(PY) -m isort kdep_mm tools tests configs benchmarks
-	@$(PY) -m yapf -i --recursive kdep_mm tools tests configs benchmarks
+	@$(PY) -m isort kdep_mm tools tests configs benchmarks demo
+	@$(PY) -m yapf -i --recursive kdep_mm tools tests configs benchmarks demo
 
 clean:
 	rm -rf work_dirs .pytest_cache

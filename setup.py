@@ -29,8 +29,7 @@ if __name__ == '__main__':
         'for OpenMMLab',
         long_description=open('README.md').read(),
         long_description_content_type='text/markdown',
-        packages=find_packages(
-            exclude=('configs', 'tools', 'tests', 'benchmarks', 'docs')),
+        packages=find_packages(include=['kdep_mm', 'kdep_mm.*']),
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=parse_requirements('requirements/runtime.txt'),

@@ -32,10 +32,19 @@ import sys
 import zipfile
 from typing import Dict, List, Optional
 
-MANIFEST = osp.join(osp.dirname(__file__), 'assets.json')
+from kdep_mm.utils.fileio import atomic_write, sha256_file
+from . import DEMO_DIR, DemoError
+
+MANIFEST = osp.join(DEMO_DIR, 'assets.json')
+
+__all__ = [
+    'MANIFEST', 'AssetError', 'AssetHashError', 'sha256_file', 'verify_file',
+    'tree_digest', 'verify_tree', 'load_manifest', 'default_cache_dir',
+    'PackageStore'
+]
 
 
-class AssetError(RuntimeError):
+class AssetError(DemoError):
     """A demo asset cannot be fetched or prepared."""
 
 
@@ -53,15 +62,6 @@ class AssetHashError(AssetError):
             f'manifest records {expected}. The file is corrupt, truncated or '
             'not the published one; delete it and run the preparation '
             'again (it is fetched anew).')
-
-
-def sha256_file(filename: str, chunk: int = 1 << 20) -> str:
-    """The sha256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(filename, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_file(filename: str, expected: str, what: str = 'file') -> str:
@@ -217,8 +217,7 @@ class PackageStore:
                 shutil.rmtree(dst)
             self._extract(package, [inner], prefix=True)
         verify_tree(dst, entry['trees'][inner])
-        with open(done, 'w') as f:
-            f.write(entry['trees'][inner]['sha256'])
+        atomic_write(done, entry['trees'][inner]['sha256'])
         return dst
 
     def _extract(self, package: str, names: List[str], prefix=False) -> None:

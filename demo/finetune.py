@@ -1,12 +1,12 @@
 """One downstream fine-tune of a (pre-trained or random) ResNet-18, as run by
-the demo (``tools/demo.py``) and the evidence study
-(``benchmarks/kdep_study.py``).
+the demo (``python -m demo``) and the evidence study
+(``python -m demo.study``).
 
-A fine-tune is ``tools/train.py`` on a config of ``configs/demo/`` (train,
-validate), then ``tools/test.py`` on the test split with the model chosen on
-val (classification: the best epoch; detection / segmentation: the final
-model). Its result is a ``result.json`` in its work directory, so a finished
-fine-tune is reused and an interrupted one starts over.
+A fine-tune is ``tools/train.py`` on a config of ``demo/configs/finetune/``
+(train, validate), then ``tools/test.py`` on the test split with the model
+chosen on val (classification: the best epoch; detection / segmentation:
+the final model). Its result is a ``result.json`` in its work directory, so
+a finished fine-tune is reused and an interrupted one starts over.
 """
 import glob
 import json
@@ -18,11 +18,15 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIGS = osp.join(ROOT, 'configs', 'demo')
+from kdep_mm.utils.fileio import atomic_write
+from . import CONFIG_DIR, ROOT, DemoError
+from .cfg_options import checkpoint_options
+
+FINETUNE_CONFIGS = osp.join(CONFIG_DIR, 'finetune')
 
 #: The downstream tasks. ``config`` is formatted with ``arm`` = ``kdep``
-#: (a ``checkpoint=`` is loaded) or ``scratch`` (random initialisation);
+#: (a pre-trained backbone is loaded, :func:`checkpoint_options`) or
+#: ``scratch`` (random initialisation);
 #: ``select`` is how the tested model is chosen on val.
 TASKS: Dict[str, Dict] = dict(
     cls=dict(
@@ -81,7 +85,11 @@ for _name, _task in TASKS.items():
 
 def run_command(cmd: Sequence[str], log_file: str) -> None:
     """Run a command from the repository root, echoing its output (minus
-    library warnings) and appending it to ``log_file``; exit on failure."""
+    library warnings) and appending it to ``log_file``.
+
+    Raises:
+        DemoError: The command failed.
+    """
     env = dict(
         os.environ,
         PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
@@ -101,7 +109,7 @@ def run_command(cmd: Sequence[str], log_file: str) -> None:
             sys.stdout.write(line)
             sys.stdout.flush()
     if proc.wait() != 0:
-        raise SystemExit(f'stage failed: {" ".join(cmd)} (log: {log_file})')
+        raise DemoError(f'stage failed: {" ".join(cmd)} (log: {log_file})')
 
 
 def load_json(path: str):
@@ -111,15 +119,12 @@ def load_json(path: str):
 
 def dump_json(obj, path: str) -> None:
     """Write atomically: a result file is complete or absent."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1))
 
 
 def task_config(task: Dict, pretrained: bool) -> str:
     return osp.join(
-        DEMO_CONFIGS,
+        FINETUNE_CONFIGS,
         task['config'].format(arm='kdep' if pretrained else 'scratch'))
 
 
@@ -140,7 +145,7 @@ def _tested_checkpoint(work: str, select: str) -> str:
         marker = osp.join(work, 'last_checkpoint')
         found = [open(marker).read().strip()] if osp.exists(marker) else []
     if not found or not osp.exists(found[0]):
-        raise SystemExit(f'no {select} checkpoint in {work}')
+        raise DemoError(f'no {select} checkpoint in {work}')
     return found[0]
 
 
@@ -171,6 +176,9 @@ def finetune(work: str,
     Returns:
         dict: ``val`` (the selection score), ``test`` (= ``value``), ``lr``,
         ``seed``, ``val_curve``, ``seconds``, ``config``.
+
+    Raises:
+        DemoError: A run failed or left no metric / checkpoint.
     """
     run = run or run_command
     result_file = osp.join(work, 'result.json')
@@ -183,7 +191,7 @@ def finetune(work: str,
         shutil.rmtree(work)
     os.makedirs(work)
     config = task_config(task, checkpoint is not None)
-    opts = [f'checkpoint={checkpoint}'] if checkpoint else []
+    opts = checkpoint_options(checkpoint) if checkpoint else []
     if lr is not None:
         opts.append(f'optim_wrapper.optimizer.lr={lr}')
     if seed is not None:
@@ -198,7 +206,7 @@ def finetune(work: str,
     run(train_cmd + (['--cfg-options'] + opts if opts else []), log)
     vals = _val_curve(work, task['metric'])
     if not vals:
-        raise SystemExit(f"no {task['metric']} logged in {work}")
+        raise DemoError(f"no {task['metric']} logged in {work}")
     tested = _tested_checkpoint(work, task['select'])
     test_work = osp.join(work, 'test')
     run([
@@ -207,10 +215,10 @@ def finetune(work: str,
     ] + (['--cfg-options'] + opts if opts else []), log)
     files = sorted(glob.glob(osp.join(test_work, '*', '*.json')))
     if not files:
-        raise SystemExit(f'tools/test.py wrote no metrics in {test_work}')
+        raise DemoError(f'tools/test.py wrote no metrics in {test_work}')
     test = load_json(files[-1]).get(task['metric'])
     if test is None:
-        raise SystemExit(f"no {task['metric']} in {files[-1]}")
+        raise DemoError(f"no {task['metric']} in {files[-1]}")
     res = dict(
         config=osp.relpath(config, ROOT),
         lr=lr if lr is not None else config_lr(config),

@@ -1,8 +1,8 @@
 # The demo's KDEP run, sized for a 2-core CPU: the real ImageNet-1K
 # MobileNetV2 teacher (converted from torchvision's weights at set-up) ->
 # ResNet-18 student, on 6,000 unlabelled real images (Fashion-MNIST, grey
-# repeated to 3 channels) at 64 px. Prepared by tools/prepare_demo_assets.py.
-_base_ = ['../_base_/kdep_in1k-10pct.py']
+# repeated to 3 channels) at 64 px. Prepared by python -m demo.prepare_assets.
+_base_ = ['../../../configs/kdep/_base_/kdep_in1k-10pct.py']
 
 data_root = 'data/demo'
 train_pipeline = [

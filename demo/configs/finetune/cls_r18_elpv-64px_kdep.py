@@ -2,7 +2,8 @@
 # electroluminescence images, 1,574 / 525 / 525 train / val / test), full
 # fine-tuning of the KDEP ResNet-18 student at 64 px (the pre-training
 # resolution). The checkpoint kept is the best on val; tools/test.py reports
-# it on test. tools/demo.py passes `checkpoint=<exported student>`.
+# it on test. python -m demo passes the exported student as `checkpoint=`
+# and `model.backbone.init_cfg.checkpoint=` (demo/cfg_options.py).
 _base_ = [
     'mmpretrain::_base_/models/resnet18.py',
     'mmpretrain::_base_/default_runtime.py'

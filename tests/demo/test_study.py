@@ -1,7 +1,6 @@
 """The evidence study's own logic: arm configs, learning-rate selection on
 val, mean / spread over seeds, resuming, the time budget, the table and the
 figure (the study itself is not run here)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,29 +8,21 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+import demo.finetune
+from demo.study import arms, cli, report, summary, units
 
 
-def load_study():
-    spec = importlib.util.spec_from_file_location(
-        'kdep_study_tool', osp.join(ROOT, 'benchmarks', 'kdep_study.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_result(study, args, task, arm, lr, seed, val, test):
-    work = study.unit_dir(args, task, arm, lr, seed)
+def write_result(args, task, arm, lr, seed, val, test):
+    work = units.unit_dir(args, task, arm, lr, seed)
     os.makedirs(work)
     with open(osp.join(work, 'result.json'), 'w') as f:
         json.dump(dict(val=val, test=test, value=test, seconds=1.0), f)
 
 
 def test_arm_configs_differ_only_where_they_should():
-    study = load_study()
     cfgs = {
-        a['name']: Config.fromfile(osp.join(study.STUDY_CONFIGS, a['config']))
-        for a in study.ARMS if a['config']
+        a['name']: Config.fromfile(osp.join(arms.STUDY_CONFIGS, a['config']))
+        for a in arms.ARMS if a['config']
     }
 
     def images(name):
@@ -61,24 +52,23 @@ def test_arm_configs_differ_only_where_they_should():
 
 
 def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
-    study = load_study()
-    args = study.parse_args([
+    args = cli.parse_args([
         '--work-dir',
         str(tmp_path), '--arms', 'scratch,kdep10', '--tasks', 'cls,det'
     ])
     # cls / kdep10: lr 0.05 wins on val although 0.02 is better on test
-    write_result(study, args, 'cls', 'kdep10', 0.02, 0, val=70, test=90)
-    write_result(study, args, 'cls', 'kdep10', 0.05, 0, val=75, test=80)
-    write_result(study, args, 'cls', 'kdep10', 0.05, 1, val=74, test=84)
-    c = study.collect(args, 'cls', 'kdep10')
+    write_result(args, 'cls', 'kdep10', 0.02, 0, val=70, test=90)
+    write_result(args, 'cls', 'kdep10', 0.05, 0, val=75, test=80)
+    write_result(args, 'cls', 'kdep10', 0.05, 1, val=74, test=84)
+    c = units.collect(args, 'cls', 'kdep10')
     assert c['lr'] == 0.05 and set(c['runs']) == {0, 1}
     # det / kdep10: the grid is finished, seed 1 is not
-    write_result(study, args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
-    write_result(study, args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
+    write_result(args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
+    write_result(args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
     pre = dict(
         scratch=None,
         kdep10=dict(seconds=360.0, images_seen=18000, final_val={}))
-    s = study.summarise(args, pre)
+    s = summary.summarise(args, pre)
     row = {r['arm']: r for r in s['rows']}
     k = row['kdep10']
     assert k['tasks']['cls']['mean'] == pytest.approx(82.0)
@@ -89,7 +79,7 @@ def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
     assert k['hours'] == pytest.approx(0.1)
     assert 'det/kdep10' in s['missing'] and 'cls/scratch' in s['missing']
     assert 'cls/kdep10' not in s['missing']
-    table = study.make_table(s, args.tasks)
+    table = summary.make_table(s, args.tasks)
     assert '| KDEP (SVD+PTS), 10% | 18k, 0.100 h | 82.0 +- 2.0 (lr 0.05)' \
         in table
     assert '25.0 +- 0.0 (1 seed) (lr 0.01) | - |' in table
@@ -97,7 +87,6 @@ def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
 
 def test_finished_units_are_reused_and_time_budget_stops(
         tmp_path, monkeypatch):
-    study = load_study()
     out = tmp_path / 'docs'
     argv = [
         '--work-dir',
@@ -105,9 +94,9 @@ def test_finished_units_are_reused_and_time_budget_stops(
         str(out), '--arms', 'scratch', '--tasks', 'cls', '--stage', 'finetune',
         '--max-minutes', '0'
     ]
-    args = study.parse_args(argv)
+    args = cli.parse_args(argv)
     for lr in (0.02, 0.05):
-        write_result(study, args, 'cls', 'scratch', lr, 0, val=60, test=61)
+        write_result(args, 'cls', 'scratch', lr, 0, val=60, test=61)
     calls = []
 
     def fake_run(cmd, log):
@@ -115,9 +104,11 @@ def test_finished_units_are_reused_and_time_budget_stops(
         if 'tools/train.py' in cmd:
             raise AssertionError('no fine-tune may start: budget spent')
 
-    monkeypatch.setattr(study, 'run_command', fake_run)
-    study.main(argv)  # seed 1 would be next: the budget stops it cleanly
-    assert len(calls) == 1 and 'prepare_demo_assets.py' in calls[0][1]
+    monkeypatch.setattr(cli, 'run_command', fake_run)
+    monkeypatch.setattr(demo.finetune, 'run_command', fake_run)
+    # seed 1 would be next: the budget stops it cleanly
+    assert cli.main(argv) == 0
+    assert len(calls) == 1 and calls[0][1:3] == ['-m', 'demo.prepare_assets']
     saved = json.loads((out / 'study_results.json').read_text())
     assert saved['missing'] == ['cls/scratch']
     assert saved['rows'][0]['tasks']['cls']['lr'] == 0.02  # tie: smaller
@@ -125,7 +116,6 @@ def test_finished_units_are_reused_and_time_budget_stops(
 
 
 def test_figure(tmp_path):
-    study = load_study()
     rows = [
         dict(arm='scratch', label='from scratch', hours=0, average=50.0),
         dict(arm='sup100', label='sup', hours=0.05, average=60.0),
@@ -133,88 +123,104 @@ def test_figure(tmp_path):
         dict(arm='kdep10', label='KDEP', hours=0.06, average=66.0),
         dict(arm='nopts10', label='no PTS', hours=0.06, average=None),
     ]
-    out = study.plot_fig1(dict(rows=rows), str(tmp_path / 'f.png'))
+    out = report.plot_fig1(dict(rows=rows), str(tmp_path / 'f.png'))
     assert osp.getsize(out) > 5000
-    assert study.plot_fig1(dict(rows=rows[-1:]), str(tmp_path / 'g.png')) \
+    assert report.plot_fig1(dict(rows=rows[-1:]), str(tmp_path / 'g.png')) \
         is None
 
 
 def test_bad_arguments_are_refused():
-    study = load_study()
     for argv in (['--arms', 'kdep10,kdep5'], ['--tasks',
                                               'depth'], ['--lr-grid', 'cls']):
         with pytest.raises(SystemExit):
-            study.parse_args(argv)
-    args = study.parse_args(['--lr-grid', 'det=0.005,0.01'])
+            cli.parse_args(argv)
+    args = cli.parse_args(['--lr-grid', 'det=0.005,0.01'])
     assert args.lr_grid['det'] == (0.005, 0.01)
-    assert args.lr_grid['cls'] == study.LR_GRID['cls']
+    assert args.lr_grid['cls'] == arms.LR_GRID['cls']
 
 
 def test_claim_respects_live_and_takes_over_stale_locks(tmp_path):
-    study = load_study()
     work = str(tmp_path / 'cls' / 'scratch' / 'lr0.02_s0')
-    assert study.claim(work)
-    assert not study.claim(work)  # held by a live process (this one)
-    study.release(work)
+    assert units.claim(work)
+    assert not units.claim(work)  # held by a live process (this one)
+    units.release(work)
     # a dead process's lock on this host is taken over
     dead = 2**22 + 12345
     with open(work + '.lock', 'w') as f:
-        f.write(f'{study.socket.gethostname()} {dead}')
-    assert not study._alive(dead)
-    assert study.claim(work)
-    study.release(work)
+        f.write(f'{units.socket.gethostname()} {dead}')
+    assert not units._alive(dead)
+    assert units.claim(work)
+    units.release(work)
     # another host's lock is respected (its process cannot be checked)
     with open(work + '.lock', 'w') as f:
         f.write(f'elsewhere.example {os.getpid()}')
-    assert not study.claim(work)
+    assert not units.claim(work)
 
 
 def test_processes_sharing_a_work_dir_split_the_units(tmp_path, monkeypatch):
-    study = load_study()
-    args = study.parse_args(
+    args = cli.parse_args(
         ['--work-dir',
          str(tmp_path), '--arms', 'scratch', '--tasks', 'cls'])
     args.check_time = lambda: None
-    other = study.unit_dir(args, 'cls', 'scratch', 0.02, 0)
-    assert study.claim(other)  # "another process" runs lr 0.02, seed 0
+    other = units.unit_dir(args, 'cls', 'scratch', 0.02, 0)
+    assert units.claim(other)  # "another process" runs lr 0.02, seed 0
     runs, sleeps = [], []
 
     def fake_unit(args_, task, arm, pre, lr, seed):
         runs.append((lr, seed))
-        write_result(study, args_, task, arm['name'], lr, seed, 50, 50)
+        write_result(args_, task, arm['name'], lr, seed, 50, 50)
 
     def fake_sleep(seconds):
         sleeps.append(seconds)  # meanwhile the other process finishes
-        write_result(study, args, 'cls', 'scratch', 0.02, 0, 70, 70)
-        study.release(other)
+        write_result(args, 'cls', 'scratch', 0.02, 0, 70, 70)
+        units.release(other)
 
-    monkeypatch.setattr(study, 'finetune_unit', fake_unit)
-    monkeypatch.setattr(study.time, 'sleep', fake_sleep)
-    study.finetune_all(args, args.arms, dict(scratch=None), poll=0.1)
+    monkeypatch.setattr(units, 'finetune_unit', fake_unit)
+    monkeypatch.setattr(units.time, 'sleep', fake_sleep)
+    units.finetune_all(args, args.arms, dict(scratch=None), poll=0.1)
     # the free grid unit, then (after waiting) seed 1 at the lr val chose
     assert runs == [(0.05, 0), (0.02, 1)] and sleeps == [0.1]
     assert not list(tmp_path.rglob('*.lock'))
 
 
 def test_average_and_its_seed_spread(tmp_path):
-    study = load_study()
-    args = study.parse_args([
+    args = cli.parse_args([
         '--work-dir',
         str(tmp_path), '--arms', 'kdep10', '--tasks', 'cls,det'
     ])
-    write_result(study, args, 'cls', 'kdep10', 0.02, 0, val=75, test=80)
-    write_result(study, args, 'cls', 'kdep10', 0.05, 0, val=70, test=90)
-    write_result(study, args, 'cls', 'kdep10', 0.02, 1, val=74, test=84)
-    write_result(study, args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
-    write_result(study, args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
-    write_result(study, args, 'det', 'kdep10', 0.01, 1, val=0.2, test=0.27)
+    write_result(args, 'cls', 'kdep10', 0.02, 0, val=75, test=80)
+    write_result(args, 'cls', 'kdep10', 0.05, 0, val=70, test=90)
+    write_result(args, 'cls', 'kdep10', 0.02, 1, val=74, test=84)
+    write_result(args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
+    write_result(args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
+    write_result(args, 'det', 'kdep10', 0.01, 1, val=0.2, test=0.27)
     pre = dict(kdep10=dict(seconds=360.0, images_seen=18000, final_val={}))
-    s = study.summarise(args, pre)
+    s = summary.summarise(args, pre)
     row = s['rows'][0]
     # per-seed averages (80 + 25) / 2 and (84 + 27) / 2
     assert row['average'] == pytest.approx(54.0)
     assert row['average_spread'] == pytest.approx(1.5)
     assert s['missing'] == []
-    assert study.make_table(s, args.tasks).endswith('| 54.0 +- 1.5 |')
-    out = study.plot_fig1(s, str(tmp_path / 'f.png'))
+    assert summary.make_table(s, args.tasks).endswith('| 54.0 +- 1.5 |')
+    out = report.plot_fig1(s, str(tmp_path / 'f.png'))
     assert osp.getsize(out) > 5000
+
+
+def test_a_failed_unit_is_an_error_message_and_exit_status_1(
+        tmp_path, monkeypatch, capsys):
+    argv = [
+        '--work-dir',
+        str(tmp_path), '--out-dir',
+        str(tmp_path / 'docs'), '--arms', 'scratch', '--tasks', 'cls',
+        '--stage', 'finetune'
+    ]
+
+    def fake_run(cmd, log):
+        if 'tools/train.py' in cmd:
+            raise demo.DemoError(f'stage failed: {" ".join(cmd)}')
+
+    monkeypatch.setattr(cli, 'run_command', fake_run)
+    monkeypatch.setattr(demo.finetune, 'run_command', fake_run)
+    assert cli.main(argv) == 1
+    assert 'stage failed:' in capsys.readouterr().err
+    assert not list(tmp_path.rglob('*.lock'))  # the claim is released

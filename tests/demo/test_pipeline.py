@@ -1,22 +1,11 @@
 """The demo's own code paths: the report and table from result files, the
 plots, stage skipping and argument checks (the full demo is not run)."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
-from kdep_mm.demo import finetune, report
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_demo():
-    spec = importlib.util.spec_from_file_location(
-        'kdep_demo_tool', osp.join(ROOT, 'tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from demo import DemoError, cli, finetune, report, stages
 
 
 def fake_scalars(work_dir, epochs=3, iters_per_epoch=4):
@@ -110,9 +99,8 @@ def test_curves_from_scalars_and_plots(tmp_path):
 
 
 def test_finished_arm_is_reused(tmp_path, monkeypatch):
-    demo = load_demo()
-    args = demo.parse_args(['--work-dir', str(tmp_path), '--tasks', 'cls'])
-    task = demo.TASKS['cls']
+    args = cli.parse_args(['--work-dir', str(tmp_path), '--tasks', 'cls'])
+    task = finetune.TASKS['cls']
     work = tmp_path / 'cls' / 'kdep'
     work.mkdir(parents=True)
     (work / 'result.json').write_text(
@@ -121,23 +109,22 @@ def test_finished_arm_is_reused(tmp_path, monkeypatch):
     def no_run(*a, **k):
         raise AssertionError('a finished stage must not run again')
 
-    monkeypatch.setattr(demo, 'run', no_run)
-    res = demo.run_arm(args, task, 'kdep', 'student.pth')
+    monkeypatch.setattr(stages, 'run', no_run)
+    res = stages.run_arm(args, task, 'kdep', 'student.pth')
     assert res['value'] == 81.0
 
 
 def test_interrupted_arm_starts_over_and_fails_loudly(tmp_path, monkeypatch):
-    demo = load_demo()
-    args = demo.parse_args(['--work-dir', str(tmp_path), '--tasks', 'seg'])
-    task = demo.TASKS['seg']
+    args = cli.parse_args(['--work-dir', str(tmp_path), '--tasks', 'seg'])
+    task = finetune.TASKS['seg']
     work = tmp_path / 'seg' / 'scratch'
     work.mkdir(parents=True)
     (work / 'stale.txt').write_text('half-written')
     calls = []
-    monkeypatch.setattr(demo, 'run', lambda cmd, log: calls.append(cmd))
+    monkeypatch.setattr(stages, 'run', lambda cmd, log: calls.append(cmd))
     # the runner "ran" but logged no metric: a clear error, no result file
-    with pytest.raises(SystemExit, match='no mIoU logged'):
-        demo.run_arm(args, task, 'scratch', 'student.pth')
+    with pytest.raises(DemoError, match='no mIoU logged'):
+        stages.run_arm(args, task, 'scratch', 'student.pth')
     assert not (work / 'stale.txt').exists()
     assert not (work / 'result.json').exists()
     assert calls and 'tools/train.py' in calls[0]
@@ -146,11 +133,10 @@ def test_interrupted_arm_starts_over_and_fails_loudly(tmp_path, monkeypatch):
 
 
 def test_arm_result_from_runner_logs(tmp_path, monkeypatch):
-    demo = load_demo()
-    args = demo.parse_args(
+    args = cli.parse_args(
         ['--work-dir',
          str(tmp_path), '--tasks', 'det', '--quick'])
-    task = demo.TASKS['det']
+    task = finetune.TASKS['det']
 
     def fake_run(cmd, log):
         import os
@@ -169,8 +155,8 @@ def test_arm_result_from_runner_logs(tmp_path, monkeypatch):
             with open(osp.join(folder, '20260101_000000.json'), 'w') as f:
                 json.dump({'coco/bbox_mAP': 0.101}, f)
 
-    monkeypatch.setattr(demo, 'run', fake_run)
-    res = demo.run_arm(args, task, 'kdep', 'student.pth', lr=0.01)
+    monkeypatch.setattr(stages, 'run', fake_run)
+    res = stages.run_arm(args, task, 'kdep', 'student.pth', lr=0.01)
     assert res['val'] == pytest.approx(0.123) and res['lr'] == 0.01
     assert res['value'] == res['test'] == pytest.approx(0.101)
     assert (tmp_path / 'det' / 'kdep_lr0.01' / 'result.json').exists()
@@ -190,8 +176,7 @@ def test_arm_result_from_runner_logs(tmp_path, monkeypatch):
 
 
 def test_lr_grid_picks_on_val(tmp_path, monkeypatch):
-    demo = load_demo()
-    args = demo.parse_args([
+    args = cli.parse_args([
         '--work-dir',
         str(tmp_path), '--tasks', 'cls', '--lr-grid', '0.01,0.05'
     ])
@@ -206,28 +191,39 @@ def test_lr_grid_picks_on_val(tmp_path, monkeypatch):
         val, test = scores[(arm, lr)]
         return dict(val=val, value=test, lr=lr)
 
-    monkeypatch.setattr(demo, 'run_arm', fake_arm)
-    out = demo.stage_downstream(args, 4, demo.TASKS['cls'], 'student.pth')
+    monkeypatch.setattr(stages, 'run_arm', fake_arm)
+    out = stages.stage_downstream(args, 4, finetune.TASKS['cls'],
+                                  'student.pth')
     assert out['kdep']['lr'] == 0.05 and out['kdep']['value'] == 69
     assert out['scratch']['lr'] == 0.05 and out['scratch']['value'] == 64
     assert out['kdep']['grid'] == {0.01: 71, 0.05: 69}
 
 
 def test_unknown_task_is_refused():
-    demo = load_demo()
     with pytest.raises(SystemExit):
-        demo.parse_args(['--tasks', 'cls,depth'])
+        cli.parse_args(['--tasks', 'cls,depth'])
 
 
 def test_demo_configs_exist_for_every_task_and_arm():
-    demo = load_demo()
     from mmengine.config import Config
-    for task in demo.TASKS.values():
+    for task in finetune.TASKS.values():
         lrs = {}
-        for arm in demo.ARMS:
+        for arm in stages.ARMS:
             cfg = Config.fromfile(
                 finetune.task_config(task, pretrained=arm == 'kdep'))
             init = cfg.model.backbone.get('init_cfg')
             assert (init is not None) == (arm == 'kdep'), (task, arm)
             lrs[arm] = cfg.optim_wrapper.optimizer.lr
         assert all(lr > 0 for lr in lrs.values())
+
+
+def test_a_failed_stage_is_an_error_message_and_exit_status_1(
+        tmp_path, monkeypatch, capsys):
+
+    def failing(args):
+        raise DemoError('stage failed: tools/train.py (log: x.log)')
+
+    monkeypatch.setattr(cli, 'run_demo', failing)
+    assert cli.main(['--work-dir', str(tmp_path)]) == 1
+    assert 'stage failed: tools/train.py (log: x.log)' in \
+        capsys.readouterr().err

@@ -1,0 +1,51 @@
+"""The ``--cfg-options`` the demo and the study give ``tools/train.py`` and
+``tools/test.py``, every key spelled out.
+
+``--cfg-options key=value`` sets that one key (mmengine's semantics). A
+config's top-level variable, such as ``data_root`` or ``checkpoint``, is
+copied into the dataloaders and the model when the config is read, so
+moving the data or choosing the backbone file means setting every copy:
+the functions below name each key that holds one (the variable itself
+included, so the resolved config records the value once more, as the
+config file does). ``tests/demo`` checks that no copy is left behind.
+"""
+from typing import List
+
+#: The teacher file under the data root (``python -m demo.prepare_assets``).
+TEACHER_FILE = 'teachers/mobilenet-v2_in1k.pth'
+
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def kdep_pool_options(data_root: str) -> List[str]:
+    """Data root of a KDEP pre-training on the demo pool: the demo's
+    ``demo/configs/pretrain/kdep_mbv2-r18_demo-pool.py`` and the study's
+    KDEP-family arms (the pool images and the teacher file)."""
+    root = data_root.rstrip('/')
+    return [f'data_root={data_root}'] + [
+        f'{loader}.dataset.data_root={root}/pool' for loader in _LOADERS
+    ] + [f'model.teacher.checkpoint={root}/{TEACHER_FILE}']
+
+
+def sup_pool_options(data_root: str) -> List[str]:
+    """Data root of the study's supervised arms
+    (``demo/configs/study/sup_r18_pool-*.py``: the pool images and their
+    class list)."""
+    root = data_root.rstrip('/')
+    options = [f'data_root={data_root}']
+    for holder in ('_dataset', ) + tuple(f'{loader}.dataset'
+                                         for loader in _LOADERS):
+        options += [
+            f'{holder}.data_root={root}/pool',
+            f'{holder}.classes={root}/pool/meta/classes.txt'
+        ]
+    return options
+
+
+def checkpoint_options(checkpoint: str) -> List[str]:
+    """The pre-trained backbone of a fine-tune
+    (``demo/configs/finetune/*_kdep.py``)."""
+    return [
+        f'checkpoint={checkpoint}',
+        f'model.backbone.init_cfg.checkpoint={checkpoint}'
+    ]

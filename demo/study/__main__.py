@@ -1,0 +1,7 @@
+"""``python -m demo.study``: the evidence study (see :mod:`demo.study`)."""
+import sys
+
+from .cli import main
+
+if __name__ == '__main__':
+    sys.exit(main())

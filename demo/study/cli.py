@@ -1,0 +1,145 @@
+"""``python -m demo.study``: the evidence study's command line (run from
+the repository root; see :mod:`demo.study`)."""
+import argparse
+import os
+import os.path as osp
+import sys
+import time
+from typing import Dict, Optional
+
+from .. import ROOT, DemoError
+from ..finetune import TASKS, load_json, run_command
+from .arms import (ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID, OutOfTime, banner,
+                   pretrain)
+from .report import report
+from .units import finetune_all
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m demo.study',
+        description='The evidence study: KDEP against supervised '
+        "pre-training and the paper's ablations, in miniature, on real data "
+        'and a real ImageNet teacher.')
+    parser.add_argument(
+        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'study'))
+    parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'demo'))
+    parser.add_argument(
+        '--out-dir',
+        default=None,
+        help='where study_results.{md,json} and study_fig1.png go '
+        '(default: docs/, or the work directory with --quick)')
+    parser.add_argument(
+        '--stage',
+        choices=('all', 'pretrain', 'finetune', 'report'),
+        default='all')
+    parser.add_argument(
+        '--arms',
+        default=','.join(ARM_NAMES),
+        help=f'comma-separated, from {ARM_NAMES}')
+    parser.add_argument(
+        '--tasks',
+        default=','.join(DEFAULT_TASKS),
+        help=f'comma-separated, from {list(TASKS)}')
+    parser.add_argument('--seeds', default='0,1')
+    parser.add_argument(
+        '--lr-grid',
+        action='append',
+        default=[],
+        metavar='TASK=LR,LR',
+        help='override a task\'s grid, e.g. --lr-grid det=0.01,0.02')
+    parser.add_argument(
+        '--max-minutes',
+        type=float,
+        default=None,
+        help='start no new unit after this many minutes (resume later)')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='1 epoch on 64 images per arm, a few iterations per fine-tune '
+        '(a smoke test; the numbers mean nothing)')
+    args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root)
+    args.out_dir = osp.abspath(
+        args.out_dir
+        or (args.work_dir if args.quick else osp.join(ROOT, 'docs')))
+    names = [a.strip() for a in args.arms.split(',') if a.strip()]
+    unknown = set(names) - set(ARM_NAMES)
+    if unknown:
+        parser.error(f'unknown arms {sorted(unknown)}; choose from '
+                     f'{ARM_NAMES}')
+    args.arms = [a for a in ARMS if a['name'] in names]
+    args.tasks = [t.strip() for t in args.tasks.split(',') if t.strip()]
+    unknown = set(args.tasks) - set(TASKS)
+    if unknown:
+        parser.error(f'unknown tasks {sorted(unknown)}; choose from '
+                     f'{list(TASKS)}')
+    args.seeds = [int(s) for s in args.seeds.split(',')]
+    grid = dict(LR_GRID)
+    for item in args.lr_grid:
+        task, _, values = item.partition('=')
+        if task not in TASKS or not values:
+            parser.error(f'--lr-grid wants TASK=LR[,LR...], got {item!r}')
+        grid[task] = tuple(float(v) for v in values.split(','))
+    args.lr_grid = grid
+    return args
+
+
+def run_study(args) -> Dict:
+    """The requested stages, then the report (also after ``--max-minutes``
+    stopped them); returns the report's summary.
+
+    Raises:
+        DemoError: A pre-training or fine-tune failed.
+    """
+    start = time.time()
+
+    def check_time():
+        if args.max_minutes is not None and \
+                time.time() - start > 60 * args.max_minutes:
+            raise OutOfTime
+
+    args.check_time = check_time
+    os.makedirs(args.work_dir, exist_ok=True)
+    os.makedirs(args.out_dir, exist_ok=True)
+    pre: Dict[str, Optional[Dict]] = {}
+    try:
+        if args.stage in ('all', 'pretrain', 'finetune'):
+            banner('assets: real teacher and real images')
+            run_command([
+                sys.executable, '-m', 'demo.prepare_assets', '--data-root',
+                args.data_root
+            ], osp.join(args.work_dir, 'assets.log'))
+        for arm in args.arms:
+            if args.stage in ('all', 'pretrain'):
+                pre[arm['name']] = pretrain(args, arm)
+            else:
+                f = osp.join(args.work_dir, 'pretrain', arm['name'],
+                             'pretrain.json')
+                pre[arm['name']] = load_json(f) if osp.exists(f) else None
+        if args.stage in ('all', 'finetune'):
+            ready = [
+                a for a in args.arms
+                if a['config'] is None or pre.get(a['name'])
+            ]
+            finetune_all(args, ready, pre)
+    except OutOfTime:
+        print(f'\n--max-minutes {args.max_minutes:g} reached: stopping '
+              'here; run the same command again to go on.')
+    summary = report(args, pre)
+    print(f'study invocation: {time.time() - start:.0f} s')
+    return summary
+
+
+def main(argv=None) -> int:
+    """0 when the requested stages finished (or the time budget stopped
+    them cleanly), 1 (and the reason on stderr) when one failed."""
+    args = parse_args(argv)
+    try:
+        run_study(args)
+    except DemoError as e:
+        print(e, file=sys.stderr)
+        return 1
+    return 0

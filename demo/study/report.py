@@ -1,0 +1,144 @@
+"""The study's report: ``study_results.json`` (every number),
+``study_results.md`` (the table, the protocol, the pre-training runs) and
+``study_fig1.png`` (the paper's Figure 1 in miniature)."""
+import os
+import os.path as osp
+from typing import Dict, Optional
+
+from ..finetune import dump_json
+from .arms import banner
+from .summary import make_table, summarise
+
+#: How the report names the command that wrote it.
+COMMAND = ('python', '-m', 'demo.study')
+
+
+def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
+    """Average downstream score against pre-training hours (log scale),
+    in the style of the paper's Figure 1; scratch as a horizontal line;
+    error bars: half the range of the per-seed averages."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    pts = [r for r in summary['rows'] if r['average'] is not None]
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    markers = dict(
+        sup10='s',
+        sup100='D',
+        sup100_5x='D',
+        kdep10='*',
+        kdep100='*',
+        logitkd10='^',
+        parametric10='v',
+        nopts10='o')
+    colours = dict(
+        sup10='tab:gray',
+        sup100='tab:blue',
+        sup100_5x='tab:blue',
+        kdep10='tab:red',
+        kdep100='darkred',
+        logitkd10='tab:green',
+        parametric10='tab:purple',
+        nopts10='tab:orange')
+    for r in pts:
+        if r['arm'] == 'scratch':
+            ax.axhline(r['average'], ls='--', c='k', lw=1, label=r['label'])
+            continue
+        ax.errorbar(
+            r['hours'],
+            r['average'],
+            yerr=r.get('average_spread') or 0,
+            ms=12 if markers.get(r['arm']) == '*' else 7,
+            fmt=markers.get(r['arm'], 'o'),
+            c=colours.get(r['arm'], 'k'),
+            capsize=3,
+            label=r['label'],
+            zorder=3)
+    sup = sorted((r for r in pts if r['arm'] in ('sup100', 'sup100_5x')),
+                 key=lambda r: r['hours'])
+    if len(sup) == 2:
+        ax.plot([r['hours'] for r in sup], [r['average'] for r in sup],
+                c='tab:blue',
+                lw=1)
+    ax.set_xscale('log')
+    ax.set_xlabel('pre-training wall-clock (hours, log scale)')
+    ax.set_ylabel('average downstream score')
+    ax.set_title('KDEP study in miniature (ResNet-18 student)')
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=120)
+    plt.close(fig)
+    return out_file
+
+
+def hardware() -> str:
+    import platform
+    cpu = platform.processor() or 'CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import torch
+    gpu = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available() else 'no GPU')
+    return f'{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}'
+
+
+def write_markdown(summary: Dict, args, out_file: str) -> None:
+    lines = [
+        '# KDEP study: results table (written by '
+        f"{' '.join(COMMAND)})", '', summary['table'], '',
+        f"Hardware: {summary['hardware']}.",
+        f"Command: `{summary['command']}`.",
+        'Cells: test score, mean +- half the range over seeds '
+        f"{summary['seeds']}, at the learning rate chosen on val with seed "
+        f"{summary['seeds'][0]} from the grid " +
+        ', '.join(f'{t}: {v}' for t, v in summary['lr_grid'].items()) +
+        '. Average: the mean of the task columns (every column in %), +- '
+        'half the range of the per-seed averages.', '',
+        '| arm | config | images seen | pre-training s | final val |',
+        '|---|---|---|---|---|'
+    ]
+    for name, p in summary['pretrain'].items():
+        val = ', '.join(f'{k} {v:.3f}' for k, v in p['final_val'].items())
+        lines.append(f"| {name} | `{p['config']}` | {p['images_seen']} | "
+                     f"{p['seconds']:.0f} | {val} |")
+    if summary['missing']:
+        lines += ['', 'Not finished: ' + ', '.join(summary['missing']) + '.']
+    with open(out_file, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
+    banner('report')
+    summary = summarise(args, pre)
+    table = make_table(summary, args.tasks)
+    fig = plot_fig1(summary, osp.join(args.out_dir, 'study_fig1.png'))
+    summary.update(
+        hardware=hardware(),
+        command=' '.join(list(COMMAND) + args.argv),
+        lr_grid={t: list(args.lr_grid[t])
+                 for t in args.tasks},
+        seeds=args.seeds,
+        pretrain={
+            k: v
+            for k, v in pre.items() if v
+        },
+        table=table,
+        figure=fig and osp.basename(fig))
+    dump_json(summary, osp.join(args.out_dir, 'study_results.json'))
+    write_markdown(summary, args, osp.join(args.out_dir, 'study_results.md'))
+    print(table)
+    if summary['missing']:
+        print(f"not finished yet: {', '.join(summary['missing'])}")
+    print(f"written: {osp.join(args.out_dir, 'study_results.json')}" +
+          (f', {fig}' if fig else ''))
+    return summary

@@ -1,51 +1,25 @@
-"""Shared fixtures. ``kdep_mm`` is imported first: it applies the compat
-shims (torchvision on a CPU-only torch, weights-only checkpoint loading)."""
-import os
-import os.path as osp
-import sys
+"""Shared fixtures: image folders, teacher files and KDEP checkpoints.
 
-# isort: off
-import kdep_mm  # noqa: F401  (must come first)
-# isort: on
-import numpy as np
+The makers themselves are in :mod:`tests.helpers.datagen`.
+"""
 import pytest
-import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
-os.environ.setdefault('PYTHONPATH', REPO)
+from kdep_mm.compat import (allow_mmengine_checkpoints,
+                            write_loadable_checkpoints)
+from tests.helpers.datagen import (make_image_folder, make_kdep_checkpoint,
+                                   save_backbone)
 
-
-def make_image_folder(root: str,
-                      num: int,
-                      size: int = 48,
-                      seed: int = 0,
-                      nested: bool = True) -> str:
-    """Write ``num`` random-texture JPEGs (unlabelled) under ``root``."""
-    import cv2
-    rng = np.random.default_rng(seed)
-    for i in range(num):
-        sub = osp.join(root, f'group{i % 3}') if nested else root
-        os.makedirs(sub, exist_ok=True)
-        base = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
-        img = cv2.resize(base, (size, size), interpolation=cv2.INTER_LINEAR)
-        noise = rng.integers(0, 40, img.shape, dtype=np.uint8)
-        cv2.imwrite(osp.join(sub, f'img_{i:04d}.jpg'), img + noise)
-    return root
-
-
-def save_backbone(cfg: dict, path: str, seed: int = 0) -> str:
-    """Build an mmpretrain model with random weights and save its state."""
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    torch.save(model.state_dict(), path)
-    return path
+# What tools/train.py does for its runs (kdep_mm.compat.prepare_run): the
+# checkpoints that mmengine Runners write in this process, and those they
+# resume from, load with torch's weights-only default. Nothing is changed by
+# `import kdep_mm` itself.
+allow_mmengine_checkpoints()
+write_loadable_checkpoints()
 
 
 @pytest.fixture(scope='session')
 def image_folder(tmp_path_factory):
+    """24 unlabelled images in three sub-folders."""
     return make_image_folder(str(tmp_path_factory.mktemp('images')), 24)
 
 
@@ -72,6 +46,33 @@ def backbone_file(tmp_path):
         return save_backbone(cfg, str(tmp_path / name), seed)
 
     return make
+
+
+@pytest.fixture(scope='session')
+def tiny_setup(tmp_path_factory):
+    """16 images (one flat folder) and a ResNet-18 teacher file, for the
+    tiny runs of :mod:`tests.helpers.tiny`."""
+    root = tmp_path_factory.mktemp('kdep_tiny')
+    images = make_image_folder(str(root / 'images'), 16, size=40, nested=False)
+    teacher = save_backbone(
+        dict(type='ResNet', depth=18), str(root / 'teacher_r18.pth'))
+    return dict(root=root, images=images, teacher=teacher)
+
+
+@pytest.fixture(scope='session')
+def kdep_ckpt(tmp_path_factory):
+    """``kdep_ckpt(student)``: a full KDEP pre-training checkpoint."""
+    root = tmp_path_factory.mktemp('kdep_ckpt')
+    cache = {}
+
+    def get(student: str) -> str:
+        if student not in cache:
+            path = str(root / f'{student}_epoch_1.pth')
+            make_kdep_checkpoint(path, student, seed=1)
+            cache[student] = path
+        return cache[student]
+
+    return get
 
 
 @pytest.fixture(autouse=True)

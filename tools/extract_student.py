@@ -12,7 +12,6 @@ import argparse
 import os.path as osp
 import sys
 
-import kdep_mm  # noqa: F401  (compat shims first)
 from kdep_mm.utils.checkpoint import CheckpointMismatchError
 from kdep_mm.utils.export import NotAKDEPCheckpointError, export_student
 

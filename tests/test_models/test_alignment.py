@@ -1,40 +1,15 @@
-"""SVD + PTS alignment and the streaming basis."""
+"""SVD + PTS alignment: the target formula, widths and rank policies."""
 import pytest
 import torch
 
 from kdep_mm.models import SVDPTSAlignment
-from kdep_mm.utils.basis import StreamingCovariance
-
-
-def _basis_of(feats):
-    stats = StreamingCovariance(feats.shape[1])
-    for chunk in feats.split(7):
-        stats.update(chunk)
-    return stats.decompose()
-
-
-def test_streaming_basis_equals_svd():
-    torch.manual_seed(0)
-    feats = torch.randn(200, 16) @ torch.randn(16, 16) + 3
-    res = _basis_of(feats)
-    centred = (feats - feats.mean(0)).double()
-    _, s, vh = torch.linalg.svd(centred, full_matrices=False)
-    torch.testing.assert_close(
-        res['mean'], feats.mean(0), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(
-        res['spectrum'].double(), s, rtol=1e-4, atol=1e-4)
-    assert (res['spectrum'][:-1] >= res['spectrum'][1:]).all()
-    k = 6  # same subspace (and directions, up to sign)
-    ours, ref = res['basis'][:, :k].double(), vh[:k].T
-    torch.testing.assert_close(ours.abs(), ref.abs(), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(
-        ours @ ours.T, ref @ ref.T, rtol=1e-5, atol=1e-5)
+from tests.helpers.tiny import basis_of
 
 
 def test_pts_target_formula():
     torch.manual_seed(0)
     feats = torch.randn(64, 12) * torch.linspace(5, 0.1, 12)
-    res = _basis_of(feats)
+    res = basis_of(feats)
     align = SVDPTSAlignment(temperature=0.1, power=3)
     align.build(d_s=8, d_t=12)
     align.set_basis(res['mean'], res['basis'], res['spectrum'],
@@ -68,7 +43,7 @@ def test_rank_deficient_teacher(policy):
     torch.manual_seed(0)
     # 16-d features that live in a 5-d subspace (+ float32 rounding noise).
     feats = (torch.randn(300, 5) @ torch.randn(5, 16)).float()
-    res = _basis_of(feats)
+    res = basis_of(feats)
     align = SVDPTSAlignment(rank_policy=policy)
     align.build(d_s=8, d_t=16)
     with pytest.warns(UserWarning, match='numerical rank 5 < k = 8'):

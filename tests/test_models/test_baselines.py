@@ -1,11 +1,7 @@
-"""The paper's baselines as options: parametric adaptor, logit KD, losses."""
-import pytest
+"""The paper's baselines as options: parametric adaptor, logit KD."""
 import torch
-import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
-
-from kdep_mm.models import KDEPLoss
 
 
 def _step(model, n=3):
@@ -45,10 +41,8 @@ def test_logit_kd(tmp_path):
         dict(
             type='KDEP',
             backbone=dict(type='ResNet', depth=18),
-            teacher=dict(
-                model=cls_cfg,
-                checkpoint=path,
-                tap=dict(module='head.fc', hook='output', pool='none')),
+            teacher=dict(model=cls_cfg, checkpoint=path),
+            teacher_tap=dict(module='head.fc', hook='output', pool='none'),
             student_tap=dict(module='', hook='output', pool='avg'),
             align=dict(type='LogitKDAlignment'),
             loss=dict(type='KDEPLoss', mode='kl', loss_weight=1.0),
@@ -64,18 +58,3 @@ def test_logit_kd(tmp_path):
     assert all(loss > 0 for loss in losses)
     assert not torch.equal(model.align.head.weight, head)
     assert not torch.equal(model.backbone.conv1.weight, conv)
-
-
-def test_loss_modes():
-    p, t = torch.randn(4, 6), torch.randn(4, 6)
-    assert KDEPLoss('mse', 3.0)(p, t) == pytest.approx(
-        3.0 * ((p - t)**2).mean().item(), rel=1e-6)
-    assert KDEPLoss('smooth_l1', 1.0)(p, t) == pytest.approx(
-        F.smooth_l1_loss(p, t).item(), rel=1e-6)
-    assert KDEPLoss('cosine', 1.0)(p, p).item() == pytest.approx(0, abs=1e-6)
-    kl = KDEPLoss('kl', 1.0, temperature=4.0)
-    assert kl(t, t).item() == pytest.approx(0, abs=1e-6) and kl(p, t) > 0
-    with pytest.raises(ValueError, match='differ in shape'):
-        KDEPLoss()(p, t[:, :3])
-    with pytest.raises(ValueError, match='mode must be'):
-        KDEPLoss('l3')

@@ -84,3 +84,24 @@ def test_named_tap_and_unknown_tap():
     vit = MODELS.build(dict(type='ConvMixer', arch='768/32'))
     with pytest.raises(ValueError, match='no built-in'):
         build_tap(vit)
+
+
+def test_unknown_tap_point(tiny_setup):
+    """A tap point that does not exist, on either side, is named when the
+    distiller is built."""
+
+    def build_kdep(**kwargs):
+        return MODELS.build(
+            dict(
+                type='KDEP',
+                backbone=dict(type='ResNet', depth=18),
+                teacher=dict(
+                    model=dict(type='ResNet', depth=18),
+                    checkpoint=tiny_setup['teacher']),
+                probe_size=32,
+                **kwargs))
+
+    with pytest.raises(ValueError, match="tap point 'layer9.0.relu'"):
+        build_kdep(teacher_tap=dict(module='layer9.0.relu'))
+    with pytest.raises(ValueError, match="tap point 'stem.bogus'"):
+        build_kdep(student_tap='stem.bogus')

@@ -1,0 +1,79 @@
+"""A NaN in the distillation stops the run at once, naming the iteration
+and the tensor that went bad; the last good checkpoint stays intact and
+resumable."""
+import math
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from kdep_mm.engine.hooks import NonFiniteLossError
+from tests.helpers.tiny import student_state, write_config
+
+EXTRA = """
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=7)
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=2))
+log_processor = dict(by_epoch=False)
+"""
+
+
+def run(cfg_file, work_dir, **cfg_options):
+    cfg = Config.fromfile(cfg_file)
+    cfg.work_dir = work_dir
+    cfg.merge_from_dict(cfg_options)
+    Runner.from_cfg(cfg).train()
+
+
+def test_nan_stops_the_run_and_last_checkpoint_resumes(tiny_setup, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    cfg_nan = write_config(
+        str(tmp_path / 'nan_at_6.py'),
+        tiny_setup['images'],
+        tiny_setup['teacher'],
+        extra=EXTRA + """
+custom_hooks = [
+    dict(type='KDEPBasisHook'),
+    dict(type='KDEPRandomStateHook'),
+    dict(type='KDEPCheckInvalidLossHook'),
+    dict(type='KDEPTestFaultHook', nan_at=6),
+]
+""")
+    with pytest.raises(NonFiniteLossError) as err:
+        run(cfg_nan, work_dir)
+    msg = str(err.value)
+    assert 'iteration 6' in msg
+    assert 'first non-finite tensor in data-flow order: teacher feature' \
+        in msg
+    assert 'teacher feature:' in msg and 'target:' in msg
+    assert 'iter_4.pth' in msg  # how to resume
+    # The bad step was never saved; the last good checkpoint is intact.
+    files = os.listdir(work_dir)
+    assert 'iter_4.pth' in files and 'iter_6.pth' not in files
+    good = student_state(osp.join(work_dir, 'iter_4.pth'))
+    assert all(
+        torch.isfinite(v).all() for v in good.values()
+        if v.is_floating_point())
+
+    # Resume from it (the fault removed): the run completes, finite.
+    cfg_ok = write_config(
+        str(tmp_path / 'fixed.py'),
+        tiny_setup['images'],
+        tiny_setup['teacher'],
+        extra=EXTRA)
+    run(cfg_ok,
+        work_dir,
+        resume=True,
+        load_from=osp.join(work_dir, 'iter_4.pth'))
+    final = torch.load(
+        osp.join(work_dir, 'iter_7.pth'),
+        map_location='cpu',
+        weights_only=True)
+    assert final['meta']['iter'] == 7
+    assert all(
+        torch.isfinite(v).all() for v in final['state_dict'].values()
+        if v.is_floating_point())
+    assert math.isfinite(
+        final['message_hub']['log_scalars']['train/loss'].current())

@@ -1,0 +1,75 @@
+"""atomic_write: the destination is the old file or the new one, never a
+part; it gets the permissions a plain open() gives. sha256_file,
+torch_bytes and torch_save_atomic agree with their plain counterparts."""
+import hashlib
+import io
+import os
+import stat
+
+import pytest
+import torch
+
+from kdep_mm.utils.fileio import (atomic_write, sha256_file, torch_bytes,
+                                  torch_save_atomic)
+
+
+def test_bytes_str_and_writer(tmp_path):
+    path = str(tmp_path / 'sub' / 'a.bin')  # the folder is created
+    assert atomic_write(path, b'\x00\x01') == path
+    assert open(path, 'rb').read() == b'\x00\x01'
+    atomic_write(path, 'text é')
+    assert open(path, 'rb').read() == 'text é'.encode()
+    atomic_write(path, lambda f: f.write(b'written'))
+    assert open(path, 'rb').read() == b'written'
+    assert os.listdir(tmp_path / 'sub') == ['a.bin']  # no temporary left
+
+
+def test_a_writer_that_raises_leaves_no_partial_file(tmp_path):
+    new, old = str(tmp_path / 'new.bin'), str(tmp_path / 'old.bin')
+    atomic_write(old, b'old content')
+
+    def half_then_crash(f):
+        f.write(b'half of it')
+        raise OSError('disk full')
+
+    for dest in (new, old):
+        with pytest.raises(OSError, match='disk full'):
+            atomic_write(dest, half_then_crash)
+    assert not os.path.exists(new)
+    assert open(old, 'rb').read() == b'old content'  # untouched
+    assert sorted(os.listdir(tmp_path)) == ['old.bin']
+    # an interrupt (not an Exception) cleans up as well
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(new, lambda f: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert sorted(os.listdir(tmp_path)) == ['old.bin']
+
+
+@pytest.mark.parametrize(
+    'umask', [0o022, 0o077, 0o002], ids=['022', '077', '002'])
+def test_permissions_like_open(tmp_path, umask):
+    old_umask = os.umask(umask)
+    try:
+        plain = str(tmp_path / 'plain.bin')
+        with open(plain, 'wb') as f:
+            f.write(b'x')
+        atomic = atomic_write(str(tmp_path / 'atomic.bin'), b'x')
+        assert os.umask(umask) == umask  # atomic_write restored the umask
+    finally:
+        os.umask(old_umask)
+    mode = stat.S_IMODE(os.stat(atomic).st_mode)
+    assert mode == stat.S_IMODE(os.stat(plain).st_mode)
+    assert mode == 0o666 & ~umask
+
+
+def test_torch_helpers_and_digest(tmp_path):
+    obj = dict(w=torch.arange(6.).view(2, 3), meta=dict(note='x'))
+    path = torch_save_atomic(obj, str(tmp_path / 'obj.pth'))
+    loaded = torch.load(path, weights_only=True)
+    assert torch.equal(loaded['w'], obj['w']) and loaded['meta'] == obj['meta']
+    data = torch_bytes(obj)
+    assert data == open(path, 'rb').read()  # the bytes torch.save writes
+    assert torch.equal(
+        torch.load(io.BytesIO(data), weights_only=True)['w'], obj['w'])
+    assert sha256_file(path) == hashlib.sha256(open(path,
+                                                    'rb').read()).hexdigest()
+    assert sha256_file(path, chunk=5) == sha256_file(path)  # any chunking

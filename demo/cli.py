@@ -31,9 +31,10 @@ import shutil
 import sys
 import time
 
-from . import ROOT, DemoError
+from . import ROOT, DemoError, finetune
 from .analysis import stage_analysis
 from .finetune import TASKS
+from .progress import Progress
 from .stages import (DEFAULT_TASKS, stage_assets, stage_downstream,
                      stage_pretrain, stage_report)
 
@@ -64,6 +65,19 @@ def parse_args(argv=None):
         '--restart',
         action='store_true',
         help='forget finished stages and run them again')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=min(2,
+                    os.cpu_count() or 1),
+        help='downstream runs at a time (the KDEP and scratch arms of a '
+        'task side by side, each with cores / jobs threads; default: 2 '
+        'on 2 or more cores)')
+    parser.add_argument(
+        '--verbose',
+        action='store_true',
+        help="print the runners' output (it always goes to the stage logs)"
+        ' instead of the one progress line')
     args = parser.parse_args(argv)
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
@@ -87,26 +101,38 @@ def run_demo(args) -> dict:
     os.makedirs(args.work_dir, exist_ok=True)
     start = time.time()
     timings = {}
+    stages = ['assets', 'pretrain', 'analysis'] + list(args.tasks)
+    progress = Progress(stages)
+    finetune.RUN_SETTINGS.update(echo=args.verbose, progress=progress)
 
     def timed(key, fn, *a):
+        progress.begin(key)
         t0 = time.time()
         out = fn(*a)
         timings[key] = time.time() - t0
+        progress.end(key)
+        progress.newline()
         print(
             f'[{key}: {timings[key]:.0f} s, demo so far '
             f'{time.time() - start:.0f} s]',
             flush=True)
         return out
 
-    results = dict(assets=timed('assets', stage_assets, args))
-    results['pretrain'] = timed('pretrain', stage_pretrain, args)
-    results['analysis'] = timed('analysis', stage_analysis, args,
-                                results['pretrain'])
-    results['tasks'] = []
-    for i, name in enumerate(args.tasks):
-        results['tasks'].append(
-            timed(name, stage_downstream, args, 4 + i, TASKS[name],
-                  results['pretrain']['student']))
+    try:
+        results = dict(assets=timed('assets', stage_assets, args))
+        results['pretrain'] = timed('pretrain', stage_pretrain, args)
+        results['analysis'] = timed('analysis', stage_analysis, args,
+                                    results['pretrain'])
+        # The arms share the cores: each run gets its part of the threads.
+        finetune.RUN_SETTINGS['threads'] = max(1, (os.cpu_count() or 1) //
+                                               max(1, args.jobs))
+        results['tasks'] = []
+        for i, name in enumerate(args.tasks):
+            results['tasks'].append(
+                timed(name, stage_downstream, args, 4 + i, TASKS[name],
+                      results['pretrain']['student']))
+    finally:
+        finetune.RUN_SETTINGS.update(echo=True, threads=None, progress=None)
     timings['total'] = time.time() - start
     results['timings'] = timings
     results['load_average'] = os.getloadavg()

@@ -15,6 +15,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -82,10 +83,23 @@ TASKS: Dict[str, Dict] = dict(
 for _name, _task in TASKS.items():
     _task['name'] = _name
 
+#: How :func:`run_command` runs commands: ``echo`` their output to the
+#: console (False: only to the log), ``threads`` per command
+#: (``OMP_NUM_THREADS``; None: the library default), and a ``progress``
+#: (:class:`demo.progress.Progress`) fed with their output. The demo sets
+#: them once before its stages; the study keeps the defaults.
+RUN_SETTINGS = dict(echo=True, threads=None, progress=None)
+
+
+def _library_noise(line: str) -> bool:
+    return ('Warning' in line or 'warnings.warn' in line
+            or '_bootstrap' in line or 'import pkg_resources' in line)
+
 
 def run_command(cmd: Sequence[str], log_file: str) -> None:
-    """Run a command from the repository root, echoing its output (minus
-    library warnings) and appending it to ``log_file``.
+    """Run a command from the repository root, appending its output to
+    ``log_file`` and, as :data:`RUN_SETTINGS` says, echoing it (minus
+    library warnings) or feeding it to the progress line.
 
     Raises:
         DemoError: The command failed.
@@ -93,6 +107,12 @@ def run_command(cmd: Sequence[str], log_file: str) -> None:
     env = dict(
         os.environ,
         PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    if RUN_SETTINGS['threads']:
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(
+            RUN_SETTINGS['threads'])
+    progress = RUN_SETTINGS['progress']
+    name = osp.basename(osp.dirname(log_file)) if osp.basename(
+        log_file) == 'stage.log' else osp.splitext(osp.basename(log_file))[0]
     with open(log_file, 'a') as log:
         proc = subprocess.Popen(
             list(cmd),
@@ -103,11 +123,11 @@ def run_command(cmd: Sequence[str], log_file: str) -> None:
             text=True)
         for line in proc.stdout:
             log.write(line)
-            if 'Warning' in line or 'warnings.warn' in line or \
-                    '_bootstrap' in line or 'import pkg_resources' in line:
-                continue
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            if progress is not None:
+                progress.runner_line(name, line)
+            if RUN_SETTINGS['echo'] and not _library_noise(line):
+                sys.stdout.write(line)
+                sys.stdout.flush()
     if proc.wait() != 0:
         raise DemoError(f'stage failed: {" ".join(cmd)} (log: {log_file})')
 
@@ -128,9 +148,16 @@ def task_config(task: Dict, pretrained: bool) -> str:
         task['config'].format(arm='kdep' if pretrained else 'scratch'))
 
 
+_CONFIG_LOCK = threading.Lock()
+
+
 def config_lr(config: str) -> float:
+    """The learning rate a config sets. Parsed under a lock: the demo runs
+    arms in threads, and mmengine's scoped ``_base_`` lookup (through
+    ``pkg_resources``) is not thread-safe."""
     from mmengine.config import Config
-    return float(Config.fromfile(config).optim_wrapper.optimizer.lr)
+    with _CONFIG_LOCK:
+        return float(Config.fromfile(config).optim_wrapper.optimizer.lr)
 
 
 def _val_curve(work: str, metric: str) -> List[float]:

@@ -10,6 +10,7 @@ import glob
 import os.path as osp
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from . import CONFIG_DIR, ROOT, DemoError
 from .cfg_options import kdep_pool_options
@@ -92,6 +93,8 @@ def run_arm(args, task: dict, arm: str, student: str, lr=None) -> dict:
 
 
 def stage_downstream(args, index: int, task: dict, student: str) -> dict:
+    """Both arms of one task (every learning rate of ``--lr-grid``), run
+    ``args.jobs`` at a time (each with its share of the CPU threads)."""
     banner(f"{index}/7 {task['task']}: {task['data']} - KDEP student vs "
            'scratch')
     out = dict(
@@ -100,15 +103,21 @@ def stage_downstream(args, index: int, task: dict, student: str) -> dict:
         metric=task['metric'],
         split='test')
     start = time.time()
+    units = [(arm, lr) for arm in ARMS for lr in (args.lr_grid or [None])]
+    with ThreadPoolExecutor(
+            max_workers=max(1, getattr(args, 'jobs', 1))) as pool:
+        futures = [
+            pool.submit(run_arm, args, task, arm, student, lr)
+            for arm, lr in units
+        ]
+        done = [f.result() for f in futures]  # re-raises a failed unit
     for arm in ARMS:
+        runs = [r for (a, _), r in zip(units, done) if a == arm]
         if args.lr_grid:
-            runs = [
-                run_arm(args, task, arm, student, lr) for lr in args.lr_grid
-            ]
             best = max(runs, key=lambda r: r['val'])  # chosen on val
             out[arm] = dict(best, grid={r['lr']: r['value'] for r in runs})
         else:
-            out[arm] = run_arm(args, task, arm, student)
+            out[arm] = runs[0]
     out['seconds'] = sum(out[arm].get('seconds', 0) for arm in ARMS)
     out['wall_seconds'] = time.time() - start
     return out

@@ -58,11 +58,17 @@ class Progress:
 
     # ------------------------------------------------------------- estimate
     def speed(self) -> float:
-        """Actual / expected time of the finished stages (1 before any)."""
-        expected = sum(self.expected.get(s, 0) for s in self.done)
+        """Actual / expected time of the finished stages that really ran
+        (1 before any). Short stages and reused ones (a finished stage
+        takes seconds) say nothing about this machine and are left out."""
+        ran = [
+            s for s, t in self.done.items()
+            if self.expected.get(s, 0) >= 30 and t >= 0.25 * self.expected[s]
+        ]
+        expected = sum(self.expected[s] for s in ran)
         if expected <= 0:
             return 1.0
-        return sum(self.done.values()) / expected
+        return sum(self.done[s] for s in ran) / expected
 
     def remaining(self) -> float:
         """Estimated seconds left."""

@@ -12,20 +12,20 @@ def test_estimate_scales_with_the_measured_speed(monkeypatch):
     monkeypatch.setattr(progress_mod.time, 'time', lambda: now[0])
     out = io.StringIO()
     p = Progress(['a', 'b', 'c'],
-                 expected=dict(a=10, b=20, c=30),
+                 expected=dict(a=40, b=40, c=60),
                  stream=out,
                  interval=0)
-    assert p.remaining() == pytest.approx(60)  # nothing measured yet
+    assert p.remaining() == pytest.approx(140)  # nothing measured yet
     p.begin('a')
-    now[0] += 20  # stage a took twice its expected time
+    now[0] += 80  # stage a took twice its expected time
     p.end('a')
     assert p.speed() == pytest.approx(2.0)
-    assert p.remaining() == pytest.approx(2 * (20 + 30))
+    assert p.remaining() == pytest.approx(2 * (40 + 60))
     p.begin('b')
     now[0] += 10
-    assert p.remaining() == pytest.approx(2 * 20 - 10 + 2 * 30)
+    assert p.remaining() == pytest.approx(2 * 40 - 10 + 2 * 60)
     line = p.line()
-    assert line.startswith('[demo] stage 2/3 b | elapsed 0:30 | about 1:30')
+    assert line.startswith('[demo] stage 2/3 b | elapsed 1:30 | about 3:10')
     p.runner_line('kdep', 'mmengine - INFO - Epoch(train) [3][ 40/94]  lr')
     assert 'kdep: Epoch(train) [3][ 40/94]' in p.line()
     p.runner_line('kdep', 'no runner progress here')  # detail unchanged
@@ -40,3 +40,13 @@ def test_overrun_stage_never_gives_negative_time(monkeypatch):
     p.begin('a')
     now[0] += 100
     assert p.remaining() == 0
+
+
+def test_reused_stage_does_not_skew_the_estimate(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress_mod.time, 'time', lambda: now[0])
+    p = Progress(['a', 'b'], expected=dict(a=200, b=100), stream=io.StringIO())
+    p.begin('a')
+    now[0] += 3  # reused: a finished stage takes seconds
+    p.end('a')
+    assert p.speed() == 1.0 and p.remaining() == pytest.approx(100)

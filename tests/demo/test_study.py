@@ -224,3 +224,34 @@ def test_a_failed_unit_is_an_error_message_and_exit_status_1(
     assert cli.main(argv) == 1
     assert 'stage failed:' in capsys.readouterr().err
     assert not list(tmp_path.rglob('*.lock'))  # the claim is released
+
+
+def test_every_pretraining_config_builds_its_model(tmp_path):
+    """Each pre-training config of the study and the demo builds its model
+    (a random teacher of the right architecture stands in for the real
+    file), so a config key the library no longer takes fails here, not
+    hours into the study."""
+    import torch
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+
+    from demo.stages import PRETRAIN_CONFIG
+    from kdep_mm.utils.misc import build_mmpretrain
+    files = [PRETRAIN_CONFIG] + [
+        osp.join(arms.STUDY_CONFIGS, a['config'])
+        for a in arms.ARMS if a['config']
+    ]
+    for path in files:
+        cfg = Config.fromfile(path)
+        model_cfg = cfg.model
+        if model_cfg.type == 'KDEP':
+            teacher = tmp_path / (osp.basename(path) + '.pth')
+            torch.save(
+                build_mmpretrain(model_cfg.teacher.model).state_dict(),
+                teacher)
+            model_cfg.teacher.checkpoint = str(teacher)
+            model_cfg.teacher.prefix = None
+            model_cfg.probe_size = 32
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            model = MODELS.build(model_cfg)
+        assert model is not None, path

@@ -13,9 +13,9 @@ model = dict(
             neck=dict(type='GlobalAveragePooling'),
             head=dict(
                 type='LinearClsHead', num_classes=1000, in_channels=1280)),
-        prefix=None,
-        tap=dict(module='head.fc', hook='output', pool='none')),
+        prefix=None),
     student_tap=dict(module='', hook='output', pool='avg'),
+    teacher_tap=dict(module='head.fc', hook='output', pool='none'),
     align=dict(_delete_=True, type='LogitKDAlignment'),
     loss=dict(mode='kl', temperature=4.0, loss_weight=1.0))
 val_evaluator = dict(type='KDEPR2Metric', top_k=(8, ))

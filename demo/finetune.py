@@ -183,7 +183,8 @@ def finetune(work: str,
              seed: Optional[int] = None,
              quick: bool = False,
              keep_checkpoints: bool = True,
-             run=None) -> Dict:
+             run=None,
+             options: Sequence[str] = ()) -> Dict:
     """Fine-tune and test one model on one task; reuse a finished result.
 
     Args:
@@ -199,6 +200,8 @@ def finetune(work: str,
             delete them once the result is written; logs stay).
         run (callable, optional): ``run(cmd, log_file)``; default
             :func:`run_command`.
+        options (Sequence[str]): More ``--cfg-options`` (the demo's shorter
+            schedules).
 
     Returns:
         dict: ``val`` (the selection score), ``test`` (= ``value``), ``lr``,
@@ -223,6 +226,7 @@ def finetune(work: str,
         opts.append(f'optim_wrapper.optimizer.lr={lr}')
     if seed is not None:
         opts.append(f'randomness.seed={seed}')
+    opts += list(options)
     if quick:
         opts += task['quick']
     print(f"--- {task['task']} ({task['data']}): "

@@ -13,10 +13,10 @@ import threading
 import time
 from typing import Dict, Optional, Sequence
 
-#: Stage times (s) of ``python -m demo --restart`` on the reference 2-core
-#: CPU, quiet (see the README); only the estimate uses them.
+#: Stage times (s) of ``python -m demo`` on the reference 2-core CPU, with
+#: the demo's schedules (see the README); only the estimate uses them.
 EXPECTED_SECONDS = dict(
-    assets=20, pretrain=240, analysis=5, cls=150, mnist=120, det=140, seg=190)
+    assets=20, pretrain=200, analysis=5, cls=145, mnist=120, det=120, seg=170)
 
 _RUNNER_LINE = re.compile(r'(Epoch|Iter)\((train|val|test)\)\s*(\[[^\]]*\])+')
 

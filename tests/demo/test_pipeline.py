@@ -227,3 +227,39 @@ def test_a_failed_stage_is_an_error_message_and_exit_status_1(
     assert cli.main(['--work-dir', str(tmp_path)]) == 1
     assert 'stage failed: tools/train.py (log: x.log)' in \
         capsys.readouterr().err
+
+
+def test_demo_schedules_shorten_every_part_of_the_schedule():
+    """The demo's schedule overrides reach the loop, the scheduler and the
+    checkpoint (a schedule that ends later than the loop, or a last
+    checkpoint that is never written, would fail only at run time), and
+    the configs themselves (the study's protocol) are left as they are."""
+    from mmengine.config import Config, DictAction
+    args = cli.parse_args(['--tasks', 'cls,det,seg'])
+    for name in args.tasks:
+        task = finetune.TASKS[name]
+        path = finetune.task_config(task, True)
+        full = Config.fromfile(path)
+        short = Config.fromfile(path)
+        opts = stages.demo_schedule(args, task)
+        short.merge_from_dict({
+            k: DictAction._parse_iterable(v)
+            for k, v in (o.split('=', 1) for o in opts)
+        })
+        loop = short.train_cfg
+        length = loop.get('max_epochs') or loop.get('max_iters')
+        full_length = (
+            full.train_cfg.get('max_epochs')
+            or full.train_cfg.get('max_iters'))
+        assert length < full_length, name
+        scheds = short.param_scheduler
+        scheds = scheds if isinstance(scheds, list) else [scheds]
+        main = scheds[-1]
+        assert main.get('end', length) == length, name
+        if 'T_max' in main:
+            assert main['T_max'] == length, name
+        if name != 'cls':  # cls validates and checkpoints every epoch
+            assert loop.val_interval == length, name
+            assert short.default_hooks.checkpoint.interval == length, name
+    full_args = cli.parse_args(['--full-schedules'])
+    assert stages.demo_schedule(full_args, finetune.TASKS['det']) == []

@@ -48,7 +48,7 @@ def test_arm_configs_differ_only_where_they_should():
     assert cfgs['nopts10'].model.align.use_pts is False
     assert cfgs['parametric10'].model.align.type == 'ParametricAlignment'
     assert cfgs['logitkd10'].model.align.type == 'LogitKDAlignment'
-    assert cfgs['logitkd10'].model.teacher.tap.module == 'head.fc'
+    assert cfgs['logitkd10'].model.teacher_tap.module == 'head.fc'
 
 
 def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):

@@ -2,8 +2,11 @@
 """
 import argparse
 import os.path as osp
+import warnings
 
 from mmengine.config import Config, DictAction
+
+from .overrides import unread_overrides
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +25,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or
     # --local_rank (older); accept both.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--strict-cfg-options',
+        action='store_true',
+        help='stop (instead of warning) when a --cfg-options key changes '
+        'nothing (a config variable such as data_root, or a misspelt key)')
     parser.add_argument(
         '--no-persistent-workers',
         action='store_true',
@@ -51,6 +59,10 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
         if workers == 0 or args.no_persistent_workers:
             loader['persistent_workers'] = False
     if args.cfg_options is not None:
+        for message in unread_overrides(cfg, args.cfg_options):
+            if getattr(args, 'strict_cfg_options', False):
+                raise SystemExit(f'error: {message}')
+            warnings.warn(message, stacklevel=2)
         # mmengine's own semantics: each key sets exactly that key. A
         # top-level variable (``checkpoint = ...``) was already copied into
         # the model when the file was read; the config's comments name the

@@ -1,0 +1,63 @@
+"""``--cfg-options`` keys that change nothing are named, with the fix."""
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config
+
+from demo import CONFIG_DIR, ROOT
+from kdep_mm.utils.overrides import holders, unread_overrides
+
+
+REPO_CFG = osp.join(CONFIG_DIR, 'pretrain', 'kdep_mbv2-r18_demo-pool.py')
+
+
+def test_variable_override_names_the_keys_that_hold_it():
+    cfg = Config.fromfile(REPO_CFG)
+    msg, = unread_overrides(cfg, {'data_root': '/elsewhere'})
+    assert "'data_root' is a variable of the config file" in msg
+    for key in ('train_dataloader.dataset.data_root',
+                'val_dataloader.dataset.data_root',
+                'model.teacher.checkpoint'):
+        assert key in msg, msg
+
+
+def test_misspelt_key_is_named_with_a_suggestion():
+    cfg = Config.fromfile(REPO_CFG)
+    msg, = unread_overrides(cfg, {'randomnes.seed': 1})
+    assert "no 'randomnes'" in msg and "Did you mean 'randomness'" in msg
+
+
+def test_run_keys_and_complete_explicit_overrides_pass():
+    cfg = Config.fromfile(REPO_CFG)
+    assert unread_overrides(cfg, {
+        'randomness.seed': 1,
+        'train_cfg.max_epochs': 2
+    }) == []
+    old = cfg.data_root
+    every = {k: '/x' for k in holders(cfg.to_dict(), old)}
+    assert every  # the variable is used in the run keys
+    assert unread_overrides(cfg, dict(every, data_root='/x')) == []
+    # a sub-key of a dict variable points at the sub-keys of its copies
+    cfg = Config(
+        dict(
+            norm_cfg=dict(type='SyncBN'),
+            model=dict(backbone=dict(norm_cfg=dict(type='SyncBN')))))
+    msg, = unread_overrides(cfg, {'norm_cfg.type': 'BN'})
+    assert 'model.backbone.norm_cfg.type' in msg
+
+
+def test_train_py_warns_or_stops_before_any_work(tmp_path):
+    cmd = [
+        sys.executable, 'tools/train.py', REPO_CFG, '--work-dir',
+        str(tmp_path), '--cfg-options', 'randomnes.seed=1'
+    ]
+    strict = subprocess.run(
+        cmd + ['--strict-cfg-options'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert strict.returncode != 0
+    assert "no 'randomnes'" in strict.stderr
+    assert not list(tmp_path.iterdir())  # stopped before the run began

@@ -1,9 +1,11 @@
 """The explicit ``--cfg-options`` keys of a resolved config that hold the
 student file or SyncBN (mmengine sets exactly the keys it is given, so a
 test that swaps the student names every copy)."""
+import importlib
 from typing import Dict, List
 
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 
 def _paths(obj, prefix: str = ''):
@@ -49,3 +51,15 @@ def student_options(cfg: Config, checkpoint: str) -> Dict[str, str]:
     options = {key: checkpoint for key in keys}
     options.update({key: 'BN' for key in sync_bn_keys(cfg)})
     return options
+
+
+def build_initialised(cfg: Config, scope: str):
+    """Build ``cfg.model`` from ``scope``'s registry (mmdet, mmseg,
+    mmpretrain) and run its weight initialisation, as the library's Runner
+    does: the pretrained files named in the config are loaded."""
+    importlib.import_module(f'{scope}.models')
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(cfg.model)
+        model.init_weights()
+    return model

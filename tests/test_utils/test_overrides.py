@@ -8,7 +8,6 @@ from mmengine.config import Config
 from demo import CONFIG_DIR, ROOT
 from kdep_mm.utils.overrides import holders, unread_overrides
 
-
 REPO_CFG = osp.join(CONFIG_DIR, 'pretrain', 'kdep_mbv2-r18_demo-pool.py')
 
 

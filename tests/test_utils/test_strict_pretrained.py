@@ -1,16 +1,14 @@
 """StrictPretrained in the real downstream configs: a broken student
 file fails loudly and names the key; a full KDEP checkpoint loads too;
 ``strict=False`` is the opt-out."""
-import importlib
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from kdep_mm.utils.checkpoint import CheckpointMismatchError
 from kdep_mm.utils.strict_pretrained import StrictPretrainedInit
-from tests.helpers.config_keys import student_keys
+from tests.helpers.config_keys import build_initialised, student_keys
 from tests.helpers.datagen import make_kdep_checkpoint
 from tests.helpers.tiny import config_path
 
@@ -20,13 +18,7 @@ def _build(rel: str, checkpoint: str):
     that names the student file), initialised."""
     cfg = Config.fromfile(config_path(rel))
     cfg.merge_from_dict({key: checkpoint for key in student_keys(cfg)})
-    scope = cfg.default_scope
-    importlib.import_module(f'{scope}.models')
-    reg = importlib.import_module(f'{scope}.registry').MODELS
-    with DefaultScope.overwrite_default_scope(scope):
-        model = reg.build(cfg.model)
-        model.init_weights()
-    return model
+    return build_initialised(cfg, cfg.default_scope)
 
 
 BROKEN = [

@@ -9,14 +9,12 @@ at random, nothing loaded partially. mmseg's r18 configs use its deep-stem
 ``mmseg.ResNetV1c`` student (``configs/kdep/kdep_r50-r18v1c_*``); mmdet's and
 mmpretrain's take the plain ResNet-18 student.
 """
-import importlib
-
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from kdep_mm.utils.export import build_student, export_student
 from kdep_mm.utils.misc import to_plain
+from tests.helpers.config_keys import build_initialised
 
 CASES = {
     'mmseg': ('mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py',
@@ -49,23 +47,13 @@ def _student_file(student_cfg: dict, out_dir: str, seed: int) -> str:
     return export_student(dict(meta=meta, state_dict=state), out_dir)
 
 
-def _build(scope: str, cfg_file: str):
-    cfg = Config.fromfile(cfg_file)
-    importlib.import_module(f'{scope}.models')
-    registry = importlib.import_module(f'{scope}.registry').MODELS
-    with DefaultScope.overwrite_default_scope(scope):
-        model = registry.build(cfg.model)
-        model.init_weights()
-    return model
-
-
 def check_stock_config(tmp_path, scope: str) -> None:
     base, student_cfg, override = CASES[scope]
     student = _student_file(student_cfg, str(tmp_path), seed=3)
     cfg_file = tmp_path / f'stock_{scope}.py'
     cfg_file.write_text(f'_base_ = {base!r}\nSTUDENT = {student!r}\n'
                         f'{override}\n')
-    model = _build(scope, str(cfg_file))
+    model = build_initialised(Config.fromfile(str(cfg_file)), scope)
     expected = torch.load(student, weights_only=True)['state_dict']
     got = model.backbone.state_dict()
     assert set(got) == set(expected), (sorted(set(got) ^ set(expected))[:8])

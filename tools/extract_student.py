@@ -12,7 +12,7 @@ import argparse
 import os.path as osp
 import sys
 
-from kdep_mm.utils.checkpoint import CheckpointMismatchError
+from kdep_mm.utils.checkpoint import CheckpointMismatchError, DamagedFileError
 from kdep_mm.utils.export import NotAKDEPCheckpointError, export_student
 
 
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
     try:
         path = export_student(args.checkpoint, out_dir, name=args.name)
-    except (NotAKDEPCheckpointError, CheckpointMismatchError,
+    except (NotAKDEPCheckpointError, CheckpointMismatchError, DamagedFileError,
             FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

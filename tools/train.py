@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 
 from kdep_mm.compat import prepare_run
 from kdep_mm.engine import amp_optim_wrapper_cfg
-from kdep_mm.utils.cli import (add_common_args, close_distributed,
-                               merge_common_args)
+from kdep_mm.utils.cli import (add_common_args, check_resume_file,
+                               close_distributed, merge_common_args)
 
 
 def parse_args():
@@ -71,6 +71,7 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    check_resume_file(cfg)
     prepare_run(cfg)
     runner = (
         Runner.from_cfg(cfg)

@@ -8,6 +8,7 @@ error that lists them, never a silent partial load.
 """
 import os.path as osp
 import pickle
+import zipfile
 from collections import OrderedDict
 from typing import Dict, Iterable, Optional, Tuple
 
@@ -17,6 +18,10 @@ import torch.nn as nn
 
 class CheckpointMismatchError(RuntimeError):
     """A state dict does not match the module it is loaded into."""
+
+
+class DamagedFileError(ValueError):
+    """A weights file is empty, truncated or otherwise unreadable."""
 
 
 def load_weights(filename: str, map_location: str = 'cpu') -> dict:
@@ -32,6 +37,8 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
 
     Raises:
         FileNotFoundError: The local file does not exist.
+        DamagedFileError: The file is empty, truncated or not a torch file
+            (the message names it and its size).
         pickle.UnpicklingError: The file pickles objects other than tensors
             and plain containers (it is refused, not executed). The few
             classes of mmengine's own training checkpoints are allowed
@@ -51,7 +58,23 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
         return torch.load(
             filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise _refused(filename, e) from None
+        if 'GLOBAL' in str(e):  # a class or function, refused unrun
+            raise _refused(filename, e) from None
+        raise _damaged(filename, e) from None
+    except (EOFError, KeyError, RuntimeError, ValueError,
+            zipfile.BadZipFile) as e:
+        raise _damaged(filename, e) from None
+
+
+def _damaged(filename: str, err: Exception) -> DamagedFileError:
+    size = osp.getsize(filename)
+    what = ('is empty'
+            if size == 0 else f'is damaged or truncated ({size} bytes)')
+    detail = str(err).splitlines()[0] if str(err) else 'no detail'
+    return DamagedFileError(
+        f'cannot read {filename}: the file {what} (torch.load: '
+        f'{type(err).__name__}: {detail}). Write it again (re-run what '
+        'made it, or copy it again) and retry.')
 
 
 def _refused(filename: str, err: Exception) -> pickle.UnpicklingError:

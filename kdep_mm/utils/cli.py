@@ -3,9 +3,11 @@
 import argparse
 import os.path as osp
 import warnings
+import zipfile
 
 from mmengine.config import Config, DictAction
 
+from .checkpoint import DamagedFileError
 from .overrides import unread_overrides
 
 
@@ -69,6 +71,37 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
         # explicit keys (``model.backbone.init_cfg.checkpoint=...``).
         cfg.merge_from_dict(args.cfg_options)
     return cfg
+
+
+def check_resume_file(cfg: Config) -> None:
+    """Refuse a damaged checkpoint to resume from before any work.
+
+    ``--resume PATH`` or (``--resume`` alone) the file that the work
+    directory's ``last_checkpoint`` names must be a complete torch zip file
+    (a run killed while saving, or a partial copy, leaves a truncated one
+    that mmengine would only reject with a bare zip-reader error).
+
+    Raises:
+        DamagedFileError: Naming the file and its size.
+    """
+    if not cfg.get('resume'):
+        return
+    path = cfg.get('load_from')
+    if path is None:
+        marker = osp.join(cfg.work_dir, 'last_checkpoint')
+        if not osp.isfile(marker):
+            return  # nothing to resume: mmengine starts a new run
+        with open(marker) as f:
+            path = f.read().strip()
+    if path.startswith(('http://', 'https://')) or not osp.isfile(path):
+        return  # mmengine names a missing file itself
+    if not zipfile.is_zipfile(path):
+        size = osp.getsize(path)
+        what = 'empty' if size == 0 else f'truncated or damaged ({size} bytes)'
+        raise DamagedFileError(
+            f'cannot resume from {path}: the file is {what}, not a complete '
+            'checkpoint. Resume from an earlier checkpoint of the work '
+            'directory (--resume <work_dir>/epoch_N.pth).')
 
 
 def close_distributed() -> None:

@@ -9,7 +9,7 @@ import torch
 from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS
 
-from kdep_mm.utils.checkpoint import load_weights
+from kdep_mm.utils.checkpoint import DamagedFileError, load_weights
 
 
 class _Payload:
@@ -76,3 +76,22 @@ def test_pickled_code_is_refused_not_executed(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         load_checkpoint(net, path, map_location='cpu')
     assert not os.path.exists(marker)
+
+
+def test_damaged_weights_files_are_named(tmp_path):
+    """Empty, truncated and non-torch files: DamagedFileError naming the
+    file and its state, never a bare EOFError or zip-reader error."""
+    good = tmp_path / 'good.pth'
+    torch.save({'w': torch.zeros(1000)}, good)
+    data = good.read_bytes()
+    cases = {
+        'empty.pth': (b'', 'is empty'),
+        'half.pth': (data[:len(data) // 2], 'damaged or truncated'),
+        'text.pth': (b'not a torch file\n' * 4, 'damaged or truncated'),
+    }
+    for name, (content, says) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(DamagedFileError) as info:
+            load_weights(str(path))
+        assert str(path) in str(info.value) and says in str(info.value)

@@ -23,3 +23,19 @@ def test_extract_student_cli(kdep_ckpt, tmp_path, capsys):
     # refusals: exit status 1 and the reason (in-process, faster)
     assert main([out.stdout.strip()]) == 1
     assert 'already' in capsys.readouterr().err
+
+
+def test_damaged_checkpoint_is_named(kdep_ckpt, tmp_path, capsys):
+    """A half-written (truncated) or empty checkpoint gives a message that
+    names the file and says it is damaged, not a zip-reader error."""
+    data = open(kdep_ckpt('resnet18'), 'rb').read()
+    half = tmp_path / 'half.pth'
+    half.write_bytes(data[:len(data) // 2])
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    assert main([str(half)]) == 1
+    err = capsys.readouterr().err
+    assert str(half) in err and 'damaged or truncated' in err
+    assert main([str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert str(empty) in err and 'is empty' in err

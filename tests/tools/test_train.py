@@ -2,7 +2,9 @@
 tools/dist_train.sh."""
 import glob
 import json
+import os
 import os.path as osp
+import subprocess
 import sys
 
 import torch
@@ -103,3 +105,27 @@ def test_train_py_amp_channels_last(tmp_path, image_folder, r34_teacher):
     first = [v for e, v in losses if e == 1]
     last = [v for e, v in losses if e == 3]
     assert sum(last) / len(last) < sum(first) / len(first), losses
+
+
+def test_resume_from_a_truncated_checkpoint_is_refused_by_name(
+        tmp_path, image_folder, r34_teacher):
+    """``--resume`` of a half-written checkpoint stops before any work with
+    the file's name and what to do, not a bare zip-reader error."""
+    cfg = write_tiny_config(
+        str(tmp_path / 'tiny.py'), image_folder, r34_teacher, epochs=1)
+    bad = tmp_path / 'epoch_3.pth'
+    bad.write_bytes(b'PK\x03\x04' + b'\0' * 500)  # a zip that ends early
+    work = tmp_path / 'run'
+    proc = subprocess.run([
+        sys.executable, 'tools/train.py', cfg, '--work-dir',
+        str(work), '--resume',
+        str(bad)
+    ],
+                          cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=REPO),
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+    assert f'cannot resume from {bad}' in proc.stderr
+    assert 'truncated or damaged (504 bytes)' in proc.stderr
+    assert not osp.exists(osp.join(str(work), 'kdep_basis.pth'))

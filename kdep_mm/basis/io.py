@@ -12,6 +12,7 @@ message that names both sides. Files are plain tensors and strings
 description (:attr:`KDEP.teacher_meta`) into the file's metadata; the
 same fields are what a load checks.
 """
+import hashlib
 import time
 from typing import Dict, Optional
 
@@ -69,11 +70,32 @@ def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
     return torch_save_atomic(payload, filename)
 
 
-def save_model_basis(model, result: Dict, filename: str) -> str:
+def data_fingerprint(dataset, num_images: Optional[int] = None) -> str:
+    """A short hash of the images a basis pass reads: the dataset's image
+    paths (sorted) and the ``num_images`` limit. It tells a basis of this
+    pool from one of another (the teacher identity alone does not)."""
+    h = hashlib.sha256(f'num_images={num_images}\n'.encode())
+    paths = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i) if hasattr(dataset,
+                                                   'get_data_info') else {}
+        paths.append(str(info.get('img_path', i)))
+    for path in sorted(paths):
+        h.update(path.encode() + b'\n')
+    return h.hexdigest()[:16]
+
+
+def save_model_basis(model,
+                     result: Dict,
+                     filename: str,
+                     data: Optional[str] = None) -> str:
     """Write the basis that :func:`fit_basis` gave ``model`` (all D_t
-    directions), with the model's teacher metadata."""
+    directions), with the model's teacher metadata and, if given, the
+    :func:`data_fingerprint` of the images it came from."""
+    extra = {} if data is None else dict(data_fingerprint=data)
     meta = basis_meta(
         model,
+        **extra,
         num_images=result['num_images'],
         rank=int(model.align.rank),
         rank_rtol=float(model.align.rank_rtol),

@@ -5,7 +5,10 @@ If the model's alignment needs a basis and none was loaded (from
 runs the frozen teacher over the training dataloader (the training
 augmentation, as the reference does; the whole set or ``num_images``) and
 installs the same basis on every rank; rank 0 writes the basis file that
-later runs and other students can reuse.
+later runs and other students can reuse. A basis file already in the work
+directory (a run that died before its first checkpoint, or a re-run) is
+reused when it belongs to this teacher, tap, width and images (a
+fingerprint of the image list), instead of paying the teacher pass again.
 """
 import os.path as osp
 from typing import Optional
@@ -14,7 +17,9 @@ from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ...basis import fit_basis, save_model_basis
+from ...basis import fit_basis, load_basis, load_basis_into, save_model_basis
+from ...basis.io import data_fingerprint
+from ...utils.checkpoint import DamagedFileError
 from ...utils.misc import unwrap_model
 
 
@@ -52,12 +57,41 @@ class KDEPBasisHook(Hook):
                 f'checkpoint: {int(align.num_images)} images, rank '
                 f'{int(align.rank)}); not recomputing it')
             return
-        result = fit_basis(model, runner.train_dataloader, self.num_images,
-                           self.device, runner.logger)
         out_file = self.out_file
         if out_file is None:
             out_file = osp.join(runner.work_dir, 'kdep_basis.pth')
+        data = data_fingerprint(runner.train_dataloader.dataset,
+                                self.num_images)
+        if out_file and self._reuse(model, out_file, data, runner.logger):
+            return
+        result = fit_basis(model, runner.train_dataloader, self.num_images,
+                           self.device, runner.logger)
         if out_file and dist.is_main_process():
-            save_model_basis(model, result, out_file)
+            save_model_basis(model, result, out_file, data=data)
             runner.logger.info(f'KDEP basis written to {out_file}')
         dist.barrier()
+
+    @staticmethod
+    def _reuse(model, out_file: str, data: str, logger) -> bool:
+        """Install the basis file a previous run of this work directory
+        wrote, if it belongs to this teacher, tap, width and images (a run
+        that died before its first checkpoint, or a re-run); say why not
+        otherwise."""
+        if not osp.isfile(out_file):
+            return False
+        try:
+            meta = load_basis(out_file)['meta']
+            if meta.get('data_fingerprint') != data:
+                raise ValueError(
+                    'it was computed from other images (data fingerprint '
+                    f"{meta.get('data_fingerprint')!r}, this run "
+                    f'{data!r})')
+            load_basis_into(model, out_file)  # checks teacher, tap, width
+        except (ValueError, DamagedFileError) as e:
+            logger.warning(f'KDEP basis in {out_file} not reused, '
+                           f'recomputing it: {e}')
+            return False
+        logger.info(f'KDEP basis reused from {out_file} (this teacher, tap '
+                    f'and images; {int(model.align.num_images)} images, rank '
+                    f'{int(model.align.rank)}); delete it to recompute')
+        return True

@@ -97,3 +97,47 @@ def test_alignments_without_a_basis_are_left_alone(r34_teacher, images,
     runner, records = _runner(model, tmp_path, images)
     KDEPBasisHook().before_train(runner)
     assert records.lines == [] and os.listdir(tmp_path) == []
+
+
+def test_reuses_the_work_dirs_basis_file_only_when_it_is_this_runs(
+        r34_teacher, r50_teacher, images, tmp_path, monkeypatch):
+    """A run that died before its first checkpoint (or a re-run) reuses the
+    basis file in its work directory instead of paying the teacher pass
+    again, but only for the same teacher, tap, width and images."""
+    import kdep_mm.engine.hooks.basis_hook as hook_module
+    first = build_kdep(r34_teacher)
+    with pytest.warns(UserWarning, match='numerical rank'):
+        KDEPBasisHook().before_train(_runner(first, tmp_path, images)[0])
+    fitted = []
+    real_fit = hook_module.fit_basis
+
+    def counting_fit(*args, **kwargs):
+        fitted.append(1)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(hook_module, 'fit_basis', counting_fit)
+    again = build_kdep(r34_teacher)
+    runner, records = _runner(again, tmp_path, images)
+    with pytest.warns(UserWarning, match='numerical rank'):
+        KDEPBasisHook().before_train(runner)
+    assert not fitted and 'reused from' in '\n'.join(records.lines)
+    assert torch.equal(again.align.basis, first.align.basis)
+    # other images: recomputed, and the reason is logged
+    other_images = _runner(build_kdep(r34_teacher), tmp_path, images[:12])
+    with pytest.warns(UserWarning, match='numerical rank'):
+        KDEPBasisHook().before_train(other_images[0])
+    assert len(fitted) == 1
+    assert 'other images' in '\n'.join(other_images[1].lines)
+    # another teacher: refused by its identity, recomputed
+    other_teacher = _runner(build_kdep(r50_teacher), tmp_path, images[:12])
+    with pytest.warns(UserWarning, match='numerical rank'):
+        KDEPBasisHook().before_train(other_teacher[0])
+    assert len(fitted) == 2
+    assert 'teacher_fingerprint' in '\n'.join(other_teacher[1].lines)
+    # a damaged file: named, recomputed
+    with open(osp.join(str(tmp_path), 'kdep_basis.pth'), 'wb') as f:
+        f.write(b'')
+    damaged = _runner(build_kdep(r34_teacher), tmp_path, images)
+    with pytest.warns(UserWarning, match='numerical rank'):
+        KDEPBasisHook().before_train(damaged[0])
+    assert len(fitted) == 3 and 'is empty' in '\n'.join(damaged[1].lines)

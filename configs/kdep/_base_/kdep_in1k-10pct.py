@@ -9,7 +9,8 @@ custom_imports = dict(imports=['kdep_mm'], allow_failed_imports=False)
 
 # The 10% subset is an annotation file over the usual ImageNet folders
 # (no copies):
-#   python tools/make_imagenet_subset.py data/imagenet --per-class 128
+#   python tools/dataset_converters/make_imagenet_subset.py data/imagenet \
+#       --per-class 128
 data_root = 'data/imagenet'
 train_ann_file = 'meta/train_128perclass_seed0.txt'
 val_ann_file = 'meta/val_10perclass_seed0.txt'

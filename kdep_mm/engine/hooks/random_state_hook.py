@@ -97,6 +97,37 @@ class KDEPRandomStateHook(Hook):
     def __init__(self) -> None:
         self._saved: Optional[dict] = None  # what goes into checkpoints
         self._pending: Optional[dict] = None  # what the next epoch restores
+        self._inexact: List[str] = []  # why a resume cannot be bit-exact
+
+    @staticmethod
+    def inexact_reasons(cfg) -> List[str]:
+        """The settings of ``cfg`` under which a resumed run cannot match
+        an uninterrupted one bit for bit (see the module docstring)."""
+        reasons = []
+        loader = cfg.get('train_dataloader') or {}
+        if loader.get('num_workers', 0) > 0 and loader.get(
+                'persistent_workers', False):
+            reasons.append(
+                f"train_dataloader.persistent_workers=True with num_workers="
+                f"{loader['num_workers']} (the workers' random streams live "
+                'in processes no checkpoint sees; set persistent_workers='
+                'False, or tools/train.py --no-persistent-workers)')
+        randomness = cfg.get('randomness') or {}
+        if randomness.get('seed') is None:
+            reasons.append('randomness.seed is not set')
+        if not randomness.get('deterministic', False):
+            reasons.append(
+                'randomness.deterministic=False (non-deterministic kernels '
+                'may differ, on GPUs in particular)')
+        return reasons
+
+    def before_run(self, runner) -> None:
+        self._inexact = self.inexact_reasons(getattr(runner, 'cfg', {}) or {})
+        if self._inexact:
+            runner.logger.warning(
+                'KDEP: a resumed run is not guaranteed to be bit-identical '
+                'to an uninterrupted one with these settings: ' +
+                '; '.join(self._inexact))
 
     @staticmethod
     def _iter_based(runner) -> bool:
@@ -112,7 +143,12 @@ class KDEPRandomStateHook(Hook):
                 'not replay exactly')
             return
         set_random_state(states[rank])
-        runner.logger.info(f'KDEP: random state restored ({what})')
+        if self._inexact and getattr(runner, '_resume', False):
+            runner.logger.warning(
+                f'KDEP: random state restored ({what}), but the resumed '
+                'run is not guaranteed bit-exact: ' + '; '.join(self._inexact))
+        else:
+            runner.logger.info(f'KDEP: random state restored ({what})')
 
     # ------------------------------------------------------------- recording
     def before_train_epoch(self, runner) -> None:

@@ -97,6 +97,7 @@ def test_killed_and_resumed_equals_uninterrupted(runs, loop):
     log = run['resumed_log']
     assert spec['resumed_from'] in log
     assert 'KDEP: random state restored' in log
+    assert 'not guaranteed' not in log  # exact settings: no warning
 
     full = student_state(osp.join(run['full'], spec['final']))
     resumed = student_state(osp.join(run['killed'], spec['final']))
@@ -114,3 +115,22 @@ def test_resume_does_not_recompute_basis(runs, loop):
     assert 'KDEP basis: teacher features of' not in log
     basis = osp.join(run['killed'], 'kdep_basis.pth')
     assert os.stat(basis).st_mtime_ns == run['basis_mtime']
+
+
+def test_settings_that_cannot_resume_exactly_are_named():
+    """The demo's loader settings (persistent workers, deterministic off)
+    are named at start-up and on resume instead of claiming an exact
+    restore; the exact settings of the tests above give no warning."""
+    from mmengine.config import Config
+
+    from demo.stages import PRETRAIN_CONFIG
+    from kdep_mm.engine.hooks import KDEPRandomStateHook
+    reasons = KDEPRandomStateHook.inexact_reasons(
+        Config.fromfile(PRETRAIN_CONFIG))
+    assert any('persistent_workers=True with num_workers=2' in r
+               for r in reasons), reasons
+    assert any('deterministic=False' in r for r in reasons), reasons
+    exact = dict(
+        train_dataloader=dict(num_workers=0, persistent_workers=False),
+        randomness=dict(seed=0, deterministic=True))
+    assert KDEPRandomStateHook.inexact_reasons(exact) == []

@@ -5,13 +5,16 @@ exported students, converted weights, result files) is written through
 :func:`atomic_write`: the bytes go to a temporary file in the destination
 folder, are flushed to disk and renamed over the destination, so a reader
 sees the old file or the new one, never half of one, and a crash leaves no
-partial destination. The temporary file is removed on any error.
+partial destination. The temporary file is removed on any error, and one
+that a killed writer left is removed by the next write.
 """
+import glob
 import hashlib
 import io
 import os
 import os.path as osp
 import tempfile
+import time
 from typing import Callable, Union
 
 import torch
@@ -33,7 +36,9 @@ def atomic_write(path: str, data: Union[bytes, str, Writer]) -> str:
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+        prefix=f'.{osp.basename(path)}.{os.getpid()}.',
+        suffix='.tmp',
+        dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
             if callable(data):
@@ -52,7 +57,49 @@ def atomic_write(path: str, data: Union[bytes, str, Writer]) -> str:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+    remove_stale_temporaries(path)
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str,
+                             older_than: float = 600.0,
+                             dead_after: float = 60.0) -> list:
+    """Delete what killed writers of ``path`` left behind.
+
+    A process killed in the middle of :func:`atomic_write` (SIGKILL: no
+    clean-up runs) leaves its ``.<name>.<pid>.<random>.tmp`` beside
+    ``path``. The next successful write removes those whose writer is no
+    longer running on this machine (and that are over ``dead_after``
+    seconds old, so that a fresh one of another machine sharing the folder
+    is left alone), and any not modified for ``older_than`` seconds.
+
+    Returns:
+        list: The removed files.
+    """
+    folder, name = osp.split(osp.abspath(path))
+    removed = []
+    now = time.time()
+    for tmp in glob.glob(osp.join(folder, f'.{glob.escape(name)}.*.tmp')):
+        pid = osp.basename(tmp)[len(name) + 2:].split('.')[0]
+        try:
+            age = now - osp.getmtime(tmp)
+            dead = pid.isdigit() and not _alive(int(pid))
+            if age > older_than or (dead and age > dead_after):
+                os.remove(tmp)
+                removed.append(tmp)
+        except OSError:  # another process removed it first
+            pass
+    return removed
 
 
 def torch_save_atomic(obj, path: str) -> str:

@@ -73,3 +73,38 @@ def test_torch_helpers_and_digest(tmp_path):
     assert sha256_file(path) == hashlib.sha256(open(path,
                                                     'rb').read()).hexdigest()
     assert sha256_file(path, chunk=5) == sha256_file(path)  # any chunking
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
+    """SIGKILL during a write leaves ``.<name>.<pid>.<random>.tmp``; the
+    next write of the same file removes it when its writer is gone (or it
+    is old), not a fresh one a live writer may still be filling, nor
+    another file's."""
+    import time
+    dead = _dead_pid()
+    dest = tmp_path / 'kdep_basis.pth'
+    killed = tmp_path / f'.kdep_basis.pth.{dead}.abc123.tmp'
+    old_live = tmp_path / f'.kdep_basis.pth.{os.getpid()}.old.tmp'
+    fresh_live = tmp_path / f'.kdep_basis.pth.{os.getpid()}.new.tmp'
+    fresh_dead = tmp_path / f'.kdep_basis.pth.{dead}.new.tmp'
+    other = tmp_path / f'.other.pth.{dead}.abc123.tmp'
+    for f in (killed, old_live, fresh_live, fresh_dead, other):
+        f.write_bytes(b'')
+    for f, age in ((killed, 120), (old_live, 3600), (other, 3600)):
+        t = time.time() - age
+        os.utime(f, (t, t))
+    atomic_write(str(dest), b'new')
+    assert dest.read_bytes() == b'new'
+    assert not killed.exists() and not old_live.exists()
+    assert fresh_live.exists() and fresh_dead.exists() and other.exists()
+    # the write's own temporary file is gone too
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [dest.name, fresh_live.name, fresh_dead.name, other.name])
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has finished."""
+    import subprocess
+    proc = subprocess.Popen(['true'])
+    proc.wait()
+    return proc.pid

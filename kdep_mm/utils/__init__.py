@@ -1,8 +1,10 @@
-from .checkpoint import (CheckpointMismatchError, compare_state_dict,
-                         get_state_dict, load_state_dict_strict, load_weights)
+from .checkpoint import (CheckpointMismatchError, DamagedFileError,
+                         compare_state_dict, get_state_dict,
+                         load_state_dict_strict, load_weights)
 from .strict_pretrained import StrictPretrainedInit
 
 __all__ = [
-    'CheckpointMismatchError', 'compare_state_dict', 'get_state_dict',
-    'load_state_dict_strict', 'load_weights', 'StrictPretrainedInit'
+    'CheckpointMismatchError', 'DamagedFileError', 'compare_state_dict',
+    'get_state_dict', 'load_state_dict_strict', 'load_weights',
+    'StrictPretrainedInit'
 ]

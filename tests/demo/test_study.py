@@ -255,3 +255,27 @@ def test_every_pretraining_config_builds_its_model(tmp_path):
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             model = MODELS.build(model_cfg)
         assert model is not None, path
+
+
+def test_every_pretraining_config_loads_images_safely():
+    """A broken image in a pre-training pool is named (with its cause),
+    not an OpenCV assertion: every pre-training config of the project, the
+    demo's and the study's included, reads images with
+    LoadImageFromFileSafe."""
+    import glob
+
+    from demo import ROOT
+    from demo.stages import PRETRAIN_CONFIG
+    files = [PRETRAIN_CONFIG] + [
+        osp.join(arms.STUDY_CONFIGS, a['config'])
+        for a in arms.ARMS if a['config']
+    ] + [
+        f for f in glob.glob(
+            osp.join(ROOT, 'configs', 'kdep', '**', '*.py'), recursive=True)
+        if '_base_' not in f
+    ]
+    for path in files:
+        cfg = Config.fromfile(path)
+        for loader in ('train_dataloader', 'val_dataloader'):
+            pipeline = cfg[loader].dataset.pipeline
+            assert pipeline[0].type == 'LoadImageFromFileSafe', (path, loader)

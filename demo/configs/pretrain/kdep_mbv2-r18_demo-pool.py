@@ -6,13 +6,13 @@ _base_ = ['../../../configs/kdep/_base_/kdep_in1k-10pct.py']
 
 data_root = 'data/demo'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='RandomResizedCrop', scale=64),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='Resize', scale=(64, 64)),
     dict(type='PackInputs'),
 ]

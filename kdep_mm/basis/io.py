@@ -144,13 +144,19 @@ def load_basis(filename: str,
     return obj
 
 
-def load_basis_into(model, filename: str) -> None:
+def load_basis_into(model, filename: str, data: Optional[str] = None) -> None:
     """Install the basis of ``filename`` in ``model``'s alignment, refusing
-    one made for another teacher, tap or width."""
+    one made for another teacher, tap or width (and, if ``data`` is given,
+    for other images than that :func:`data_fingerprint`)."""
     if not model.align.needs_basis:
         raise ValueError(f'{type(model.align).__name__} uses no basis; '
                          'remove basis_file=')
     obj = load_basis(filename, expect=basis_meta(model), k=model.align.k)
+    if data is not None and obj['meta'].get('data_fingerprint') != data:
+        raise ValueError(
+            f'basis file {filename} was computed from other images (data '
+            f"fingerprint {obj['meta'].get('data_fingerprint')!r}, this run "
+            f'{data!r})')
     model.align.set_basis(
         obj['mean'],
         obj['basis'],

@@ -66,10 +66,16 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
         raise _damaged(filename, e) from None
 
 
-def _damaged(filename: str, err: Exception) -> DamagedFileError:
+def damage_of(filename: str) -> str:
+    """How a file that does not read looks: 'is empty' or 'is damaged or
+    truncated (N bytes)'."""
     size = osp.getsize(filename)
-    what = ('is empty'
-            if size == 0 else f'is damaged or truncated ({size} bytes)')
+    return 'is empty' if size == 0 else (
+        f'is damaged or truncated ({size} bytes)')
+
+
+def _damaged(filename: str, err: Exception) -> DamagedFileError:
+    what = damage_of(filename)
     detail = str(err).splitlines()[0] if str(err) else 'no detail'
     return DamagedFileError(
         f'cannot read {filename}: the file {what} (torch.load: '

@@ -7,7 +7,7 @@ import zipfile
 
 from mmengine.config import Config, DictAction
 
-from .checkpoint import DamagedFileError
+from .checkpoint import DamagedFileError, damage_of
 from .overrides import unread_overrides
 
 
@@ -96,12 +96,10 @@ def check_resume_file(cfg: Config) -> None:
     if path.startswith(('http://', 'https://')) or not osp.isfile(path):
         return  # mmengine names a missing file itself
     if not zipfile.is_zipfile(path):
-        size = osp.getsize(path)
-        what = 'empty' if size == 0 else f'truncated or damaged ({size} bytes)'
         raise DamagedFileError(
-            f'cannot resume from {path}: the file is {what}, not a complete '
-            'checkpoint. Resume from an earlier checkpoint of the work '
-            'directory (--resume <work_dir>/epoch_N.pth).')
+            f'cannot resume from {path}: the file {damage_of(path)}, not a '
+            'complete checkpoint. Resume from an earlier checkpoint of the '
+            'work directory (--resume <work_dir>/epoch_N.pth).')
 
 
 def close_distributed() -> None:

@@ -107,7 +107,8 @@ def unread_overrides(cfg, options: Dict[str, Any]) -> List[str]:
             continue
         where = holders(resolved, resolved[name])
         if sub:  # the copies of the variable, and of the value it sets
-            where = [f'{k}.{sub}' for k in where] + [
+            where = [f'{k}.{sub}' for k in where]
+            where += [
                 k for k in holders(resolved, _sub_value(resolved[name], sub))
                 if k not in where
             ]

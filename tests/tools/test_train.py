@@ -127,5 +127,5 @@ def test_resume_from_a_truncated_checkpoint_is_refused_by_name(
                           text=True)
     assert proc.returncode != 0
     assert f'cannot resume from {bad}' in proc.stderr
-    assert 'truncated or damaged (504 bytes)' in proc.stderr
+    assert 'damaged or truncated (504 bytes)' in proc.stderr
     assert not osp.exists(osp.join(str(work), 'kdep_basis.pth'))

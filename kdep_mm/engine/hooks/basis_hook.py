@@ -17,7 +17,7 @@ from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ...basis import fit_basis, load_basis, load_basis_into, save_model_basis
+from ...basis import fit_basis, load_basis_into, save_model_basis
 from ...basis.io import data_fingerprint
 from ...utils.checkpoint import DamagedFileError
 from ...utils.misc import unwrap_model
@@ -79,14 +79,8 @@ class KDEPBasisHook(Hook):
         otherwise."""
         if not osp.isfile(out_file):
             return False
-        try:
-            meta = load_basis(out_file)['meta']
-            if meta.get('data_fingerprint') != data:
-                raise ValueError(
-                    'it was computed from other images (data fingerprint '
-                    f"{meta.get('data_fingerprint')!r}, this run "
-                    f'{data!r})')
-            load_basis_into(model, out_file)  # checks teacher, tap, width
+        try:  # teacher, tap, width and images
+            load_basis_into(model, out_file, data=data)
         except (ValueError, DamagedFileError) as e:
             logger.warning(f'KDEP basis in {out_file} not reused, '
                            f'recomputing it: {e}')

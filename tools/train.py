@@ -3,6 +3,7 @@ or downstream mmdet / mmseg / mmpretrain fine-tuning (the config's
 ``default_scope`` decides).
 
     python tools/train.py configs/kdep/<config>.py [--amp] [--resume]
+    python tools/train.py <fixed config> --continue-from <work_dir>/epoch_N.pth
     bash tools/dist_train.sh <config> <num_gpus> [args]
 """
 import argparse
@@ -28,6 +29,19 @@ def parse_args():
         const='auto',
         help='resume from this checkpoint, or (no value) from the latest '
         'checkpoint in the work directory')
+    parser.add_argument(
+        '--continue-from',
+        metavar='CHECKPOINT',
+        help='continue after fixing the config: like --resume CHECKPOINT '
+        '(weights, loop position, momentum, random state), but learning '
+        'rates, momentum, weight decay and schedules come from this config, '
+        "stepped to the checkpoint's epoch / iteration")
+    parser.add_argument(
+        '--preflight',
+        action='store_true',
+        help='decode every training image once before the basis pass and '
+        'stop, listing all unreadable files, if any is (KDEPBasisHook('
+        'preflight=True))')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -56,6 +70,27 @@ def merge_args(cfg, args):
         cfg.val_evaluator = None
     if args.amp:
         cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
+    if args.preflight:
+        hooks = [
+            h for h in cfg.get('custom_hooks') or []
+            if h.get('type') == 'KDEPBasisHook'
+        ]
+        if not hooks:
+            raise SystemExit('--preflight: the config has no KDEPBasisHook '
+                             'in custom_hooks (only KDEP pre-training runs '
+                             'a basis pass)')
+        for h in hooks:
+            h['preflight'] = True
+    if args.continue_from is not None:
+        if args.resume is not None:
+            raise SystemExit('--resume and --continue-from exclude each '
+                             'other: --continue-from CKPT already resumes '
+                             'CKPT (with the fixed config\'s optimiser '
+                             'settings)')
+        args.resume = args.continue_from
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='KDEPContinueHook', checkpoint=args.continue_from)
+        ]
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -1,5 +1,13 @@
 """The study's arms and their pre-training runs (resumable, one
-``pretrain.json`` record per arm)."""
+``pretrain.json`` record per arm, kept in the work directory and in the
+results directory).
+
+The results directory outlives the work directory (it is under version
+control), so a study may continue on a machine where the pre-trained
+students are gone: the arm is pre-trained again and its final validation
+scores must equal the recorded ones to the last digit (the pre-training is
+seeded and runs the same on the same software), or the study stops rather
+than mix fine-tunes of two different students."""
 import glob
 import os
 import os.path as osp
@@ -58,6 +66,13 @@ ARMS: List[Dict] = [
         kind='kdep'),
 ]
 ARM_NAMES = [a['name'] for a in ARMS]
+#: ``zero_init_residual`` values in the scratch arm's grid (the libraries'
+#: default, and the pre-trained students' initialisation).
+SCRATCH_INITS = (True, False)
+#: The paired comparisons the report makes (first minus second).
+PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
+         ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
+         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'))
 #: Learning-rate grid of each task (every arm gets the same grid).
 LR_GRID = dict(
     cls=(0.02, 0.05), mnist=(0.02, 0.05), det=(0.01, 0.02), seg=(0.02, 0.05))
@@ -100,19 +115,89 @@ def pretrain_options(arm: Dict, data_root: str, quick: bool) -> List[str]:
         QUICK_OPTIONS if quick else [])
 
 
+def student_digest(checkpoint: str) -> str:
+    """The digest of the backbone tensors a fine-tune loads (an exported
+    student holds only those; a runner checkpoint has them under
+    ``backbone.``)."""
+    from kdep_mm.utils.checkpoint import (get_state_dict, load_weights,
+                                          tensors_digest)
+    state = get_state_dict(load_weights(checkpoint))
+    if any(k.startswith('backbone.') for k in state):
+        state = get_state_dict(state, prefix='backbone.')
+    return tensors_digest(state)
+
+
+def record_file(args, arm: Dict) -> str:
+    """Where the results directory keeps an arm's pre-training record."""
+    return osp.join(args.results_dir, 'pretrain', f"{arm['name']}.json")
+
+
+def check_same_student(new: Dict, recorded: Dict, arm: Dict) -> None:
+    """A re-run pre-training must reproduce the recorded one exactly.
+
+    Raises:
+        DemoError: Its final validation, images seen or (where both
+            records have it) the digest of the student's tensors differ.
+    """
+    keys = ('images_seen', 'final_val') + (
+        ('student_digest', )
+        if 'student_digest' in recorded and 'student_digest' in new else ())
+    got = {k: new[k] for k in keys}
+    want = {k: recorded[k] for k in keys}
+    if got != want:
+        raise DemoError(
+            f"pre-training arm {arm['name']} again gave {got} but the "
+            f'results directory records {want}: the recorded fine-tunes '
+            'belong to another student. Use another --results-dir to start '
+            'this arm afresh, or run on the software the record names.')
+
+
+def local_record(args, arm: Dict) -> Optional[Dict]:
+    """An arm's pre-training record without running anything: the results
+    directory's (the reported run) with this machine's student file, or
+    ``checkpoint`` None if the student is not here; None if neither
+    directory has a record."""
+    local = osp.join(args.work_dir, 'pretrain', arm['name'], 'pretrain.json')
+    kept = record_file(args, arm)
+    here = load_json(local) if osp.exists(local) else None
+    if not osp.exists(kept):
+        return here
+    return dict(load_json(kept), checkpoint=here and here['checkpoint'])
+
+
 def pretrain(args, arm: Dict) -> Optional[Dict]:
     """Pre-train one arm (resumable); return its record, or None for
     scratch.
 
     Raises:
-        DemoError: The run failed or left no student.
+        DemoError: The run failed, left no student, or did not reproduce
+            the record in the results directory.
     """
     if arm['config'] is None:
         return None
     work = osp.join(args.work_dir, 'pretrain', arm['name'])
-    record_file = osp.join(work, 'pretrain.json')
-    if osp.exists(record_file):
-        return load_json(record_file)
+    local = osp.join(work, 'pretrain.json')
+    kept = record_file(args, arm)
+    recorded = load_json(kept) if osp.exists(kept) else None
+    record = load_json(local) if osp.exists(local) else \
+        _run_pretraining(args, arm, work)
+    if 'student_digest' not in record:
+        record['student_digest'] = student_digest(record['checkpoint'])
+    dump_json(record, local)
+    if recorded is not None:
+        check_same_student(record, recorded, arm)
+        if 'student_digest' not in recorded:  # an older record, reproduced
+            recorded['student_digest'] = record['student_digest']
+            dump_json(recorded, kept)
+        # the recorded run is the one reported (its wall-clock included);
+        # this machine contributes the student file
+        return dict(recorded, checkpoint=record['checkpoint'])
+    dump_json(
+        dict(record, checkpoint=osp.basename(record['checkpoint'])), kept)
+    return record
+
+
+def _run_pretraining(args, arm: Dict, work: str) -> Dict:
     args.check_time()
     config = osp.join(STUDY_CONFIGS, arm['config'])
     from mmengine.config import Config
@@ -155,7 +240,6 @@ def pretrain(args, arm: Dict) -> Optional[Dict]:
             k: v
             for k, v in last.items() if k.startswith(('kdep/', 'accuracy/'))
         })
-    dump_json(record, record_file)
     print(f"{arm['label']}: {record['images_seen']} images seen in "
           f"{record['seconds']:.0f} s; val {record['final_val']}")
     return record

@@ -8,11 +8,15 @@ import time
 from typing import Dict, Optional
 
 from .. import ROOT, DemoError
-from ..finetune import TASKS, load_json, run_command
+from ..finetune import TASKS, run_command
 from .arms import (ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID, OutOfTime, banner,
-                   pretrain)
+                   local_record, pretrain)
+from .probe import probe_all
 from .report import report
 from .units import finetune_all
+
+#: The study's own work directory (the committed results belong to it).
+WORK_DIR = osp.join(ROOT, 'work_dirs', 'study')
 
 
 def parse_args(argv=None):
@@ -21,9 +25,15 @@ def parse_args(argv=None):
         description='The evidence study: KDEP against supervised '
         "pre-training and the paper's ablations, in miniature, on real data "
         'and a real ImageNet teacher.')
-    parser.add_argument(
-        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'study'))
+    parser.add_argument('--work-dir', default=WORK_DIR)
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'demo'))
+    parser.add_argument(
+        '--results-dir',
+        default=None,
+        help='where every finished unit keeps its result file, under '
+        'version control so the study continues on another machine '
+        '(default: docs/study_runs with the default --work-dir and no '
+        '--quick; else <work-dir>/runs)')
     parser.add_argument(
         '--out-dir',
         default=None,
@@ -31,7 +41,7 @@ def parse_args(argv=None):
         '(default: docs/, or the work directory with --quick)')
     parser.add_argument(
         '--stage',
-        choices=('all', 'pretrain', 'finetune', 'report'),
+        choices=('all', 'pretrain', 'probe', 'finetune', 'report'),
         default='all')
     parser.add_argument(
         '--arms',
@@ -41,7 +51,7 @@ def parse_args(argv=None):
         '--tasks',
         default=','.join(DEFAULT_TASKS),
         help=f'comma-separated, from {list(TASKS)}')
-    parser.add_argument('--seeds', default='0,1')
+    parser.add_argument('--seeds', default='0,1,2')
     parser.add_argument(
         '--lr-grid',
         action='append',
@@ -65,6 +75,10 @@ def parse_args(argv=None):
     args.out_dir = osp.abspath(
         args.out_dir
         or (args.work_dir if args.quick else osp.join(ROOT, 'docs')))
+    own = not args.quick and args.work_dir == WORK_DIR
+    args.results_dir = osp.abspath(
+        args.results_dir or (osp.join(ROOT, 'docs', 'study_runs')
+                             if own else osp.join(args.work_dir, 'runs')))
     names = [a.strip() for a in args.arms.split(',') if a.strip()]
     unknown = set(names) - set(ARM_NAMES)
     if unknown:
@@ -106,7 +120,7 @@ def run_study(args) -> Dict:
     os.makedirs(args.out_dir, exist_ok=True)
     pre: Dict[str, Optional[Dict]] = {}
     try:
-        if args.stage in ('all', 'pretrain', 'finetune'):
+        if args.stage in ('all', 'pretrain', 'probe', 'finetune'):
             banner('assets: real teacher and real images')
             run_command([
                 sys.executable, '-m', 'demo.prepare_assets', '--data-root',
@@ -116,14 +130,14 @@ def run_study(args) -> Dict:
             if args.stage in ('all', 'pretrain'):
                 pre[arm['name']] = pretrain(args, arm)
             else:
-                f = osp.join(args.work_dir, 'pretrain', arm['name'],
-                             'pretrain.json')
-                pre[arm['name']] = load_json(f) if osp.exists(f) else None
+                pre[arm['name']] = local_record(args, arm)
+        ready = [
+            a for a in args.arms if a['config'] is None or (
+                pre.get(a['name']) or {}).get('checkpoint')
+        ]
+        if args.stage in ('all', 'probe'):
+            probe_all(args, ready, pre)
         if args.stage in ('all', 'finetune'):
-            ready = [
-                a for a in args.arms
-                if a['config'] is None or pre.get(a['name'])
-            ]
             finetune_all(args, ready, pre)
     except OutOfTime:
         print(f'\n--max-minutes {args.max_minutes:g} reached: stopping '

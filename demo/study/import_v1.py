@@ -2,7 +2,7 @@
 result files of the results directory, so the sharper study adds to it
 instead of running its 108 fine-tunes again.
 
-    python -m demo.study.import_v1 OLD_STUDY_RESULTS_JSON [RESULTS_DIR [SOURCE]]
+    python -m demo.study.import_v1 OLD_RESULTS_JSON [RESULTS_DIR [SOURCE]]
 
 Only what the old report holds is written: each arm's pre-training record;
 for every grid value its seed-0 val score; for the chosen value the test
@@ -42,8 +42,9 @@ def main(argv=None) -> int:
         f' (the first study, seeds {old["seeds"]})'
     for arm, rec in old['pretrain'].items():
         dump_json(
-            dict(rec, checkpoint=osp.basename(rec['checkpoint']),
-                 source=source), osp.join(out, 'pretrain', f'{arm}.json'))
+            dict(
+                rec, checkpoint=osp.basename(rec['checkpoint']),
+                source=source), osp.join(out, 'pretrain', f'{arm}.json'))
     n = 0
     for row in old['rows']:
         zir = '_zir1' if row['arm'] == 'scratch' else ''
@@ -58,8 +59,8 @@ def main(argv=None) -> int:
                         lr=lr,
                         seed=seed,
                         zero_init_residual=True if zir else None,
-                        val=raw(task, val) if seed == old['seeds'][0] else
-                        None,
+                        val=raw(task, val)
+                        if seed == old['seeds'][0] else None,
                         test=test,
                         value=test,
                         source=source)

@@ -7,7 +7,7 @@ from typing import Dict, Optional
 
 from ..finetune import dump_json
 from .arms import banner
-from .summary import make_table, summarise
+from .summary import make_paired_table, make_table, summarise
 
 #: How the report names the command that wrote it.
 COMMAND = ('python', '-m', 'demo.study')
@@ -16,7 +16,7 @@ COMMAND = ('python', '-m', 'demo.study')
 def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
     """Average downstream score against pre-training hours (log scale),
     in the style of the paper's Figure 1; scratch as a horizontal line;
-    error bars: half the range of the per-seed averages."""
+    error bars: the standard error of the per-seed averages."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -49,7 +49,7 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         ax.errorbar(
             r['hours'],
             r['average'],
-            yerr=r.get('average_spread') or 0,
+            yerr=r.get('average_se') or 0,
             ms=12 if markers.get(r['arm']) == '*' else 7,
             fmt=markers.get(r['arm'], 'o'),
             c=colours.get(r['arm'], 'k'),
@@ -98,12 +98,20 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         f"{' '.join(COMMAND)})", '', summary['table'], '',
         f"Hardware: {summary['hardware']}.",
         f"Command: `{summary['command']}`.",
-        'Cells: test score, mean +- half the range over seeds '
-        f"{summary['seeds']}, at the learning rate chosen on val with seed "
-        f"{summary['seeds'][0]} from the grid " +
+        'Cells: test score, mean +- standard error over seeds '
+        f"{summary['seeds']}, at the setting chosen on val with seed "
+        f"{summary['seeds'][0]} from the learning-rate grid " +
         ', '.join(f'{t}: {v}' for t, v in summary['lr_grid'].items()) +
-        '. Average: the mean of the task columns (every column in %), +- '
-        'half the range of the per-seed averages.', '',
+        ' (scratch: also zero_init_residual (zir) 1 / 0). Average: the mean '
+        'of the task columns (every column in %), +- the standard error of '
+        'the per-seed averages. Linear probe: frozen student, pooled '
+        'features, logistic regression with the L2 strength chosen on val, '
+        'test top-1 (no seed: one number per arm).', '',
+        '## Paired comparisons', '', summary['paired_table'], '',
+        'Cells: the seed-paired difference (first arm minus second; same '
+        'fine-tune seed), mean +- standard error over the seeds, [95% '
+        "interval, Student's t]; **clear**: the interval excludes 0. Probe: "
+        'the difference of the two probes (one number each).', '',
         '| arm | config | images seen | pre-training s | final val |',
         '|---|---|---|---|---|'
     ]
@@ -121,6 +129,7 @@ def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
     banner('report')
     summary = summarise(args, pre)
     table = make_table(summary, args.tasks)
+    summary['paired_table'] = make_paired_table(summary, args.tasks)
     fig = plot_fig1(summary, osp.join(args.out_dir, 'study_fig1.png'))
     summary.update(
         hardware=hardware(),
@@ -137,6 +146,7 @@ def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
     dump_json(summary, osp.join(args.out_dir, 'study_results.json'))
     write_markdown(summary, args, osp.join(args.out_dir, 'study_results.md'))
     print(table)
+    print(summary['paired_table'])
     if summary['missing']:
         print(f"not finished yet: {', '.join(summary['missing'])}")
     print(f"written: {osp.join(args.out_dir, 'study_results.json')}" +

@@ -1,9 +1,13 @@
-"""The study's numbers: each arm's mean / spread per task over the seeds,
-the average over tasks, what is missing, and the results table."""
+"""The study's numbers: each arm's mean / standard error per task over the
+seeds, the average over tasks, the linear probes, the paired comparisons,
+what is missing, and the results tables."""
 from typing import Dict, Optional, Sequence
 
 from ..finetune import TASKS
 from ..report import METRIC_NAMES
+from .arms import PAIRS
+from .probe import PROBE_TASKS, collect_probe
+from .stats import mean_se, paired
 from .units import collect
 
 
@@ -13,13 +17,30 @@ def score(task: str, value: float) -> float:
         else value
 
 
+def _task_cell(task: str, c: Dict) -> Dict:
+    by_seed = {s: score(task, r['test']) for s, r in c['runs'].items()}
+    cell = mean_se(list(by_seed.values()))
+    cell.update(
+        by_seed=by_seed,
+        seeds=len(by_seed),
+        lr=c['lr'],
+        zero_init_residual=c['zero_init_residual'],
+        val=score(task, c['grid'][c['setting']]['val']),
+        grid_val={
+            '_'.join(str(v) for v in s if v is not None):
+            score(task, r['val'])
+            for s, r in c['grid'].items()
+        })
+    return cell
+
+
 def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
-    """Mean / spread per arm and task, the average over tasks, and what is
-    missing."""
+    """Mean / standard error per arm and task, the average over tasks, the
+    probes, the paired comparisons and what is missing."""
     rows = []
     missing = []
     for arm in args.arms:
-        row = dict(arm=arm['name'], label=arm['label'], tasks={})
+        row = dict(arm=arm['name'], label=arm['label'], tasks={}, probes={})
         p = pre.get(arm['name'])
         row['hours'] = p['seconds'] / 3600 if p else 0.0
         row['images_seen'] = p['images_seen'] if p else 0
@@ -27,34 +48,62 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
             c = collect(args, task, arm['name'])
             if c is None or len(c['runs']) < len(args.seeds):
                 missing.append(f"{task}/{arm['name']}")
-            if c is None:
-                continue
-            by_seed = {s: score(task, r['test']) for s, r in c['runs'].items()}
-            vals = list(by_seed.values())
-            row['tasks'][task] = dict(
-                by_seed=by_seed,
-                mean=sum(vals) / len(vals),
-                spread=(max(vals) - min(vals)) / 2,
-                seeds=len(vals),
-                lr=c['lr'],
-                val=score(task, c['grid'][c['lr']]['val']),
-                grid_val={
-                    str(lr): score(task, r['val'])
-                    for lr, r in c['grid'].items()
-                })
+            if c is not None:
+                row['tasks'][task] = _task_cell(task, c)
+        for task in [t for t in PROBE_TASKS if t in args.tasks]:
+            pr = collect_probe(args, task, arm['name'])
+            if pr is None:
+                missing.append(f"probe/{task}/{arm['name']}")
+            else:
+                row['probes'][task] = pr
         # the average over tasks (once every task has every seed) and its
-        # seed-to-seed noise: half the range of the per-seed averages
-        row['average'] = row['average_spread'] = None
+        # standard error over the per-seed averages
+        row['average'] = row['average_se'] = row['average_by_seed'] = None
         if all(row['tasks'].get(t, {}).get('seeds') == len(args.seeds)
                for t in args.tasks):
-            per_seed = [
+            per_seed = {
+                s:
                 sum(row['tasks'][t]['by_seed'][s]
-                    for t in args.tasks) / len(args.tasks) for s in args.seeds
-            ]
-            row['average'] = sum(per_seed) / len(per_seed)
-            row['average_spread'] = (max(per_seed) - min(per_seed)) / 2
+                    for t in args.tasks) / len(args.tasks)
+                for s in args.seeds
+            }
+            avg = mean_se(list(per_seed.values()))
+            row.update(
+                average=avg['mean'],
+                average_se=avg['se'],
+                average_by_seed=per_seed)
         rows.append(row)
-    return dict(rows=rows, missing=missing)
+    return dict(
+        rows=rows,
+        missing=missing,
+        n_seeds=len(args.seeds),
+        paired=compare(rows, args.tasks))
+
+
+def compare(rows, tasks: Sequence[str]) -> list:
+    """The seed-paired differences of :data:`PAIRS` per task and on the
+    average, and the probe differences (one number each: a probe has no
+    seed)."""
+    by_arm = {r['arm']: r for r in rows}
+    out = []
+    for a, b in PAIRS:
+        if a not in by_arm or b not in by_arm:
+            continue
+        ra, rb = by_arm[a], by_arm[b]
+        item = dict(a=a, b=b, tasks={}, probes={}, average=None)
+        for t in tasks:
+            if t in ra['tasks'] and t in rb['tasks']:
+                item['tasks'][t] = paired(ra['tasks'][t]['by_seed'],
+                                          rb['tasks'][t]['by_seed'])
+        if ra['average_by_seed'] and rb['average_by_seed']:
+            item['average'] = paired(ra['average_by_seed'],
+                                     rb['average_by_seed'])
+        for t in ra['probes']:
+            if t in rb['probes']:
+                item['probes'][t] = ra['probes'][t]['test'] - \
+                    rb['probes'][t]['test']
+        out.append(item)
+    return out
 
 
 def task_header(task: str) -> str:
@@ -65,10 +114,17 @@ def task_header(task: str) -> str:
     return f"{t['data']}: {metric}"
 
 
+def _setting(r: Dict) -> str:
+    zir = r.get('zero_init_residual')
+    return f"lr {r['lr']:g}" + ('' if zir is None else f', zir {int(zir)}')
+
+
 def make_table(summary: Dict, tasks: Sequence[str]) -> str:
+    probes = [t for t in PROBE_TASKS if t in tasks]
     head = ('| arm | pre-training (images seen, hours) | ' +
-            ' | '.join(task_header(t) for t in tasks) + ' | average |')
-    lines = [head, '|' + '---|' * (len(tasks) + 3)]
+            ' | '.join(task_header(t) for t in tasks) + ' | average | ' +
+            ''.join(f"{TASKS[t]['data']}: linear probe | " for t in probes))
+    lines = [head, '|' + '---|' * (len(tasks) + 3 + len(probes))]
     for row in summary['rows']:
         cells = []
         for t in tasks:
@@ -76,15 +132,50 @@ def make_table(summary: Dict, tasks: Sequence[str]) -> str:
             if r is None:
                 cells.append('-')
             else:
-                note = '' if r['seeds'] > 1 else ' (1 seed)'
-                cells.append(f"{r['mean']:.1f} +- {r['spread']:.1f}"
-                             f"{note} (lr {r['lr']:g})")
+                note = '' if r['seeds'] >= summary.get('n_seeds', 1) else \
+                    f" ({r['seeds']} seed(s))"
+                cells.append(f"{r['mean']:.1f} +- {r['se']:.1f}{note} "
+                             f'({_setting(r)})')
         avg = row['average']
         n = row['images_seen']
         seen = f'{n / 1000:.0f}k' if n >= 1000 else str(n)
         pre = '-' if not n else f"{seen}, {row['hours']:.3f} h"
         avg = '-' if avg is None else \
-            f"{avg:.1f} +- {row.get('average_spread') or 0:.1f}"
+            f"{avg:.1f} +- {row['average_se']:.1f}"
+        probe_cells = []
+        for t in probes:
+            pr = row['probes'].get(t)
+            probe_cells.append('-' if pr is None else f"{pr['test']:.1f}")
         lines.append(f"| {row['label']} | {pre} | " + ' | '.join(cells) +
-                     f' | {avg} |')
-    return '\n'.join(lines)
+                     f' | {avg} | ' + ''.join(c + ' | ' for c in probe_cells))
+    return '\n'.join(line.rstrip() for line in lines)
+
+
+def _diff_cell(d: Optional[Dict]) -> str:
+    if d is None:
+        return '-'
+    if d['low'] is None:
+        return f"{d['mean']:+.1f} (1 seed)"
+    mark = ' **clear**' if d['clear'] else ''
+    return (f"{d['mean']:+.1f} +- {d['se']:.1f} "
+            f"[{d['low']:+.1f}, {d['high']:+.1f}]{mark}")
+
+
+def make_paired_table(summary: Dict, tasks: Sequence[str]) -> str:
+    labels = {r['arm']: r['label'] for r in summary['rows']}
+    probes = [t for t in PROBE_TASKS if t in tasks]
+    head = ('| comparison | ' + ' | '.join(TASKS[t]['data'] for t in tasks) +
+            ' | average | ' + ''.join(f"{TASKS[t]['data']}: probe | "
+                                      for t in probes))
+    lines = [head, '|' + '---|' * (len(tasks) + 2 + len(probes))]
+    for item in summary['paired']:
+        cells = [_diff_cell(item['tasks'].get(t)) for t in tasks]
+        probe_cells = [
+            '-' if t not in item['probes'] else f"{item['probes'][t]:+.1f}"
+            for t in probes
+        ]
+        lines.append(f"| {labels[item['a']]} - {labels[item['b']]} | " +
+                     ' | '.join(cells) +
+                     f" | {_diff_cell(item['average'])} | " +
+                     ''.join(c + ' | ' for c in probe_cells))
+    return '\n'.join(line.rstrip() for line in lines)

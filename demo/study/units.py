@@ -1,30 +1,72 @@
-"""The study's fine-tune units, ``(task, arm, lr, seed)``: where each one's
-result lives, who runs it (a claim per unit, so several processes can share
-a work directory), in which order, and what the finished ones chose."""
+"""The study's fine-tune units, ``(task, arm, setting, seed)``: where each
+one's result lives, who runs it (a claim per unit, so several processes can
+share a work directory), in which order, and what the finished ones chose.
+
+A *setting* is one point of an arm's grid: ``(lr, zero_init_residual)``.
+Pre-trained arms load every weight of the backbone, so only the learning
+rate varies (``zero_init_residual`` is None); the scratch arm's grid also
+has both values of ``zero_init_residual`` (the libraries' default, True,
+and the pre-trained arms' student initialisation, False), chosen on val
+like the learning rate.
+
+A unit runs in the work directory (logs, checkpoints) and keeps its
+``result.json`` in the results directory (``docs/study_runs/`` by default,
+small files under version control), so a study continues across machines
+whose work directories are gone.
+"""
 import os
 import os.path as osp
 import socket
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..finetune import TASKS, finetune, load_json
-from .arms import banner
+from ..finetune import TASKS, dump_json, finetune, load_json
+from .arms import SCRATCH_INITS, banner
+
+#: ``(lr, zero_init_residual or None)``.
+Setting = Tuple[float, Optional[bool]]
 
 
-def unit_dir(args, task: str, arm: str, lr: float, seed: int) -> str:
-    return osp.join(args.work_dir, 'finetune', task, arm, f'lr{lr:g}_s{seed}')
+def grid(args, task: str, arm: str) -> List[Setting]:
+    """The settings an arm's seed-0 runs try on one task."""
+    inits = SCRATCH_INITS if arm == 'scratch' else (None, )
+    return [(lr, zir) for zir in inits for lr in args.lr_grid[task]]
 
 
-def finetune_unit(args, task: str, arm: Dict, pre: Optional[Dict], lr: float,
-                  seed: int) -> Dict:
-    return finetune(
-        unit_dir(args, task, arm['name'], lr, seed),
+def setting_name(setting: Setting) -> str:
+    lr, zir = setting
+    return f'lr{lr:g}' + ('' if zir is None else f'_zir{int(zir)}')
+
+
+def unit_dir(args, task: str, arm: str, setting: Setting, seed: int) -> str:
+    return osp.join(args.work_dir, 'finetune', task, arm,
+                    f'{setting_name(setting)}_s{seed}')
+
+
+def result_file(args, task: str, arm: str, setting: Setting, seed: int) -> str:
+    return osp.join(args.results_dir, 'finetune', task, arm,
+                    f'{setting_name(setting)}_s{seed}.json')
+
+
+def finetune_unit(args, task: str, arm: Dict, pre: Optional[Dict],
+                  setting: Setting, seed: int) -> Dict:
+    """Run one unit (or reuse its finished work directory) and keep its
+    result in the results directory."""
+    lr, zir = setting
+    options = [] if zir is None else \
+        [f'model.backbone.zero_init_residual={zir}']
+    res = finetune(
+        unit_dir(args, task, arm['name'], setting, seed),
         TASKS[task],
         pre['checkpoint'] if pre else None,
         lr=lr,
         seed=seed,
         quick=args.quick,
-        keep_checkpoints=False)
+        keep_checkpoints=False,
+        options=options)
+    res = dict(res, zero_init_residual=zir)
+    dump_json(res, result_file(args, task, arm['name'], setting, seed))
+    return res
 
 
 def _alive(pid: int) -> bool:
@@ -74,53 +116,60 @@ def release(work: str) -> None:
         os.remove(work + '.lock')
 
 
-def result_file(args, task: str, arm: str, lr: float, seed: int) -> str:
-    return osp.join(unit_dir(args, task, arm, lr, seed), 'result.json')
+def done(args, task: str, arm: str, setting: Setting, seed: int) -> bool:
+    return osp.exists(result_file(args, task, arm, setting, seed))
 
 
-def done(args, task: str, arm: str, lr: float, seed: int) -> bool:
-    return osp.exists(result_file(args, task, arm, lr, seed))
-
-
-def select_lr(grid_runs: Dict[float, Dict]) -> float:
-    """The grid value with the best val score (ties: the smaller lr)."""
-    return max(sorted(grid_runs), key=lambda lr: grid_runs[lr]['val'])
+def select(grid_runs: Dict[Setting, Dict]) -> Setting:
+    """The setting with the best val score (ties: the smaller lr, then
+    ``zero_init_residual`` False before True)."""
+    return max(
+        sorted(grid_runs, key=lambda s: (s[0], bool(s[1]))),
+        key=lambda s: grid_runs[s]['val'])
 
 
 def collect(args, task: str, arm: str) -> Optional[Dict]:
     """The finished results of one (task, arm): the grid (seed 0), the
-    chosen lr and its runs per seed; None if the grid is not finished."""
-    grid = {}
-    for lr in args.lr_grid[task]:
-        f = result_file(args, task, arm, lr, args.seeds[0])
+    chosen setting and its runs per seed; None if the grid is not
+    finished."""
+    runs_of_grid = {}
+    for setting in grid(args, task, arm):
+        f = result_file(args, task, arm, setting, args.seeds[0])
         if not osp.exists(f):
             return None
-        grid[lr] = load_json(f)
-    lr = select_lr(grid)
-    runs = {args.seeds[0]: grid[lr]}
+        runs_of_grid[setting] = load_json(f)
+    chosen = select(runs_of_grid)
+    runs = {args.seeds[0]: runs_of_grid[chosen]}
     for seed in args.seeds[1:]:
-        f = result_file(args, task, arm, lr, seed)
+        f = result_file(args, task, arm, chosen, seed)
         if osp.exists(f):
             runs[seed] = load_json(f)
-    return dict(grid=grid, lr=lr, runs=runs)
+    return dict(
+        grid=runs_of_grid,
+        setting=chosen,
+        lr=chosen[0],
+        zero_init_residual=chosen[1],
+        runs=runs)
 
 
 def pending(args, task: str, arms: Sequence[Dict]):
     """The unfinished fine-tunes of one task, in run order: seed 0 over the
-    grid for every arm, then the other seeds at the lr each arm's grid chose
-    on val. Returns ``(units, waiting)``: ``units`` as ``(arm, lr, seed)``,
-    ``waiting`` the later-seed units whose grid is not finished yet."""
+    grid for every arm, then the other seeds at the setting each arm's grid
+    chose on val. Returns ``(units, waiting)``: ``units`` as ``(arm,
+    setting, seed)``, ``waiting`` the later-seed units whose grid is not
+    finished yet."""
     first = args.seeds[0]
-    units = [(arm, lr, first) for arm in arms for lr in args.lr_grid[task]
-             if not done(args, task, arm['name'], lr, first)]
+    units = [(arm, setting, first) for arm in arms
+             for setting in grid(args, task, arm['name'])
+             if not done(args, task, arm['name'], setting, first)]
     waiting = 0
     for seed in args.seeds[1:]:
         for arm in arms:
             chosen = collect(args, task, arm['name'])
             if chosen is None:
                 waiting += 1
-            elif not done(args, task, arm['name'], chosen['lr'], seed):
-                units.append((arm, chosen['lr'], seed))
+            elif not done(args, task, arm['name'], chosen['setting'], seed):
+                units.append((arm, chosen['setting'], seed))
     return units, waiting
 
 
@@ -136,16 +185,17 @@ def finetune_all(args,
         for task in args.tasks:
             units, waiting = pending(args, task, arms)
             busy = busy or waiting > 0
-            for arm, lr, seed in units:
+            for arm, setting, seed in units:
                 args.check_time()
-                work = unit_dir(args, task, arm['name'], lr, seed)
+                work = unit_dir(args, task, arm['name'], setting, seed)
                 if not claim(work):
                     busy = True
                     continue
                 try:
-                    banner(f"fine-tuning ({task}): {arm['name']}, lr {lr:g}, "
-                           f'seed {seed}')
-                    finetune_unit(args, task, arm, pre[arm['name']], lr, seed)
+                    banner(f"fine-tuning ({task}): {arm['name']}, "
+                           f'{setting_name(setting)}, seed {seed}')
+                    finetune_unit(args, task, arm, pre[arm['name']], setting,
+                                  seed)
                 finally:
                     release(work)
                 ran = True

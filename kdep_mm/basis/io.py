@@ -6,7 +6,8 @@ A basis computed once can be reused by later runs and by other students
 made from: loading checks the teacher's fingerprint (a hash of its
 weights), its tap, the teacher width and k, and refuses a mismatch with a
 message that names both sides. Files are plain tensors and strings
-(readable with ``weights_only=True``) and are written atomically.
+(readable with ``weights_only=True``), are written atomically and record
+a checksum of their tensors that every load verifies.
 
 :func:`basis_meta` is the one place that turns a model's teacher
 description (:attr:`KDEP.teacher_meta`) into the file's metadata; the
@@ -19,7 +20,7 @@ from typing import Dict, Optional
 import torch
 from mmengine.logging import MMLogger
 
-from ..utils.checkpoint import load_weights
+from ..utils.checkpoint import add_checksum, load_weights
 from ..utils.fileio import torch_save_atomic
 
 FORMAT = 'kdep_basis/1'
@@ -67,7 +68,7 @@ def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
         basis=basis.detach().cpu().float().contiguous(),
         spectrum=spectrum.detach().cpu().float().contiguous(),
         meta=meta)
-    return torch_save_atomic(payload, filename)
+    return torch_save_atomic(add_checksum(payload), filename)
 
 
 def data_fingerprint(dataset, num_images: Optional[int] = None) -> str:

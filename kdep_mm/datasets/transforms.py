@@ -46,6 +46,29 @@ def check_image_bytes(data: bytes) -> Optional[str]:
     return None
 
 
+def decode_checked(data: bytes,
+                   filename: str,
+                   flag: str = 'color',
+                   backend: str = 'cv2',
+                   check_truncated: bool = True) -> np.ndarray:
+    """Decode an image's bytes, or raise :class:`UnreadableImageError`
+    naming ``filename``, its size and what is wrong."""
+    problem = check_image_bytes(data) if check_truncated else (
+        None if data else 'the file is empty')
+    img = None
+    if problem is None:
+        try:
+            img = mmcv.imfrombytes(data, flag=flag, backend=backend)
+        except Exception as e:
+            problem = f'{type(e).__name__}: {e}'
+        if img is None and problem is None:
+            problem = 'the decoder cannot read it (corrupt or not an image)'
+    if problem is not None:
+        raise UnreadableImageError(
+            f'unreadable image {filename} ({len(data)} bytes): {problem}')
+    return img
+
+
 @TRANSFORMS.register_module()
 class LoadImageFromFileSafe(LoadImageFromFile):
     """``LoadImageFromFile`` with clear errors and an opt-in skip policy.
@@ -88,21 +111,8 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             raise UnreadableImageError(
                 f'cannot read image {filename}: {type(e).__name__}: {e}'
             ) from None
-        problem = check_image_bytes(data) if self.check_truncated else (
-            None if data else 'the file is empty')
-        if problem is None:
-            try:
-                img = mmcv.imfrombytes(
-                    data, flag=self.color_type, backend=self.imdecode_backend)
-            except Exception as e:
-                img, problem = None, f'{type(e).__name__}: {e}'
-            if img is None and problem is None:
-                problem = 'the decoder cannot read it (corrupt or not an ' \
-                    'image)'
-        if problem is not None:
-            raise UnreadableImageError(
-                f'unreadable image {filename} ({len(data)} bytes): {problem}')
-        return img
+        return decode_checked(data, filename, self.color_type,
+                              self.imdecode_backend, self.check_truncated)
 
     def transform(self, results: dict) -> Optional[dict]:
         filename = results['img_path']

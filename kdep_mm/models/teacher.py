@@ -6,13 +6,12 @@ tap and feature width to make :attr:`KDEP.teacher_meta`, which checkpoints,
 exported students and basis files all record.
 """
 import copy
-import hashlib
 from typing import Tuple
 
 import torch.nn as nn
 
 from ..utils.checkpoint import (get_state_dict, load_state_dict_strict,
-                                load_weights)
+                                load_weights, tensors_digest)
 from ..utils.misc import build_mmpretrain, to_plain
 
 TEACHER_KEYS = ('model', 'checkpoint', 'prefix')
@@ -20,12 +19,7 @@ TEACHER_KEYS = ('model', 'checkpoint', 'prefix')
 
 def weights_fingerprint(module: nn.Module) -> str:
     """A short hash of a module's weights (keys, shapes and values)."""
-    h = hashlib.sha256()
-    for key, value in sorted(module.state_dict().items()):
-        h.update(key.encode())
-        h.update(str(tuple(value.shape)).encode())
-        h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    return tensors_digest(module.state_dict())[:16]
 
 
 def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:

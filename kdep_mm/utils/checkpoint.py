@@ -6,11 +6,12 @@ that carries pickled code is refused, never executed. Loading into a module
 is all or nothing: any missing, unexpected or shape-mismatched key is an
 error that lists them, never a silent partial load.
 """
+import hashlib
 import os.path as osp
 import pickle
 import zipfile
 from collections import OrderedDict
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -55,7 +56,7 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     try:
-        return torch.load(
+        obj = torch.load(
             filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if 'GLOBAL' in str(e):  # a class or function, refused unrun
@@ -64,6 +65,44 @@ def load_weights(filename: str, map_location: str = 'cpu') -> dict:
     except (EOFError, KeyError, RuntimeError, ValueError,
             zipfile.BadZipFile) as e:
         raise _damaged(filename, e) from None
+    verify_checksum(obj, filename)
+    return obj
+
+
+#: Where kdep_mm's own files (basis, exported student) record the
+#: :func:`tensors_digest` of their tensors.
+CHECKSUM_KEY = 'tensors_sha256'
+
+
+def add_checksum(obj: dict) -> dict:
+    """Record the digest of ``obj``'s tensors in ``obj['meta']`` (the
+    tensors :func:`get_state_dict` finds); :func:`load_weights` verifies it.
+    """
+    obj.setdefault('meta',
+                   {})[CHECKSUM_KEY] = tensors_digest(get_state_dict(obj))
+    return obj
+
+
+def verify_checksum(obj, filename: str) -> None:
+    """Refuse a file whose tensors differ from the checksum it records
+    (bytes changed after writing: a disk, copy or transfer fault). Files
+    without one (not written by kdep_mm) pass.
+
+    Raises:
+        DamagedFileError: The tensors do not match (the message names the
+            file and both digests).
+    """
+    meta = obj.get('meta') if isinstance(obj, dict) else None
+    want = meta.get(CHECKSUM_KEY) if isinstance(meta, dict) else None
+    if want is None:
+        return
+    got = tensors_digest(get_state_dict(obj))
+    if got != want:
+        raise DamagedFileError(
+            f'cannot use {filename}: its tensors do not match the checksum '
+            f'recorded when it was written (recorded {want[:16]}, content '
+            f'{got[:16]}); the file was changed or damaged since. Write it '
+            'again (re-run what made it, or copy it again) and retry.')
 
 
 def damage_of(filename: str) -> str:
@@ -115,6 +154,18 @@ def get_state_dict(obj: dict, prefix: Optional[str] = None) -> 'OrderedDict':
                            f'checkpoint has prefixes {heads}')
         state = sub
     return state
+
+
+def tensors_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """The sha256 hex digest of a state dict's keys, shapes and values (in
+    key order; values widened to float32, so the digest of a module does not
+    depend on where its tensors live)."""
+    h = hashlib.sha256()
+    for key, value in sorted(state.items()):
+        h.update(key.encode())
+        h.update(str(tuple(value.shape)).encode())
+        h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def compare_state_dict(

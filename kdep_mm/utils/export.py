@@ -21,7 +21,8 @@ from typing import Optional, Tuple, Union
 import torch
 
 from ..version import __version__
-from .checkpoint import get_state_dict, load_state_dict_strict, load_weights
+from .checkpoint import (add_checksum, get_state_dict, load_state_dict_strict,
+                         load_weights)
 from .fileio import atomic_write, torch_bytes
 from .misc import build_mmpretrain, to_plain
 
@@ -172,4 +173,5 @@ def export_student(checkpoint: Union[str, dict],
     stem = name or default_stem(meta)
     if stem.endswith('.pth'):
         stem = stem[:-4]
-    return save_hashed(dict(meta=meta, state_dict=state), out_dir, stem)
+    return save_hashed(
+        add_checksum(dict(meta=meta, state_dict=state)), out_dir, stem)

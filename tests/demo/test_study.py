@@ -12,10 +12,12 @@ import demo.finetune
 from demo.study import arms, cli, report, summary, units
 
 
-def write_result(args, task, arm, lr, seed, val, test):
-    work = units.unit_dir(args, task, arm, lr, seed)
-    os.makedirs(work)
-    with open(osp.join(work, 'result.json'), 'w') as f:
+def write_result(args, task, arm, lr, seed, val, test, zir=None):
+    if arm == 'scratch' and zir is None:
+        zir = True
+    path = units.result_file(args, task, arm, (lr, zir), seed)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
         json.dump(dict(val=val, test=test, value=test, seconds=1.0), f)
 
 
@@ -54,7 +56,8 @@ def test_arm_configs_differ_only_where_they_should():
 def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
     args = cli.parse_args([
         '--work-dir',
-        str(tmp_path), '--arms', 'scratch,kdep10', '--tasks', 'cls,det'
+        str(tmp_path), '--arms', 'scratch,kdep10', '--tasks', 'cls,det',
+        '--seeds', '0,1'
     ])
     # cls / kdep10: lr 0.05 wins on val although 0.02 is better on test
     write_result(args, 'cls', 'kdep10', 0.02, 0, val=70, test=90)
@@ -72,7 +75,8 @@ def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
     row = {r['arm']: r for r in s['rows']}
     k = row['kdep10']
     assert k['tasks']['cls']['mean'] == pytest.approx(82.0)
-    assert k['tasks']['cls']['spread'] == pytest.approx(2.0)
+    # standard error: sample std (2.83) / sqrt(2)
+    assert k['tasks']['cls']['se'] == pytest.approx(2.0)
     assert k['tasks']['det']['mean'] == pytest.approx(25.0)  # mAP x 100
     assert k['tasks']['det']['seeds'] == 1
     assert k['average'] is None  # det has one seed only
@@ -82,7 +86,7 @@ def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
     table = summary.make_table(s, args.tasks)
     assert '| KDEP (SVD+PTS), 10% | 18k, 0.100 h | 82.0 +- 2.0 (lr 0.05)' \
         in table
-    assert '25.0 +- 0.0 (1 seed) (lr 0.01) | - |' in table
+    assert '25.0 +- 0.0 (1 seed(s)) (lr 0.01) | - |' in table
 
 
 def test_finished_units_are_reused_and_time_budget_stops(
@@ -96,7 +100,9 @@ def test_finished_units_are_reused_and_time_budget_stops(
     ]
     args = cli.parse_args(argv)
     for lr in (0.02, 0.05):
-        write_result(args, 'cls', 'scratch', lr, 0, val=60, test=61)
+        for zir in (True, False):
+            write_result(
+                args, 'cls', 'scratch', lr, 0, val=60, test=61, zir=zir)
     calls = []
 
     def fake_run(cmd, log):
@@ -110,8 +116,10 @@ def test_finished_units_are_reused_and_time_budget_stops(
     assert cli.main(argv) == 0
     assert len(calls) == 1 and calls[0][1:3] == ['-m', 'demo.prepare_assets']
     saved = json.loads((out / 'study_results.json').read_text())
-    assert saved['missing'] == ['cls/scratch']
-    assert saved['rows'][0]['tasks']['cls']['lr'] == 0.02  # tie: smaller
+    assert saved['missing'] == ['cls/scratch', 'probe/cls/scratch']
+    cell = saved['rows'][0]['tasks']['cls']
+    # a tie: the smaller lr, then zero_init_residual False
+    assert (cell['lr'], cell['zero_init_residual']) == (0.02, False)
     assert (out / 'study_results.md').exists()
 
 
@@ -162,31 +170,36 @@ def test_processes_sharing_a_work_dir_split_the_units(tmp_path, monkeypatch):
         ['--work-dir',
          str(tmp_path), '--arms', 'scratch', '--tasks', 'cls'])
     args.check_time = lambda: None
-    other = units.unit_dir(args, 'cls', 'scratch', 0.02, 0)
+    other = units.unit_dir(args, 'cls', 'scratch', (0.02, True), 0)
     assert units.claim(other)  # "another process" runs lr 0.02, seed 0
     runs, sleeps = [], []
 
-    def fake_unit(args_, task, arm, pre, lr, seed):
-        runs.append((lr, seed))
-        write_result(args_, task, arm['name'], lr, seed, 50, 50)
+    def fake_unit(args_, task, arm, pre, setting, seed):
+        runs.append((setting, seed))
+        write_result(args_, task, arm['name'], *setting[:1], seed, 50, 50,
+                     setting[1])
 
     def fake_sleep(seconds):
         sleeps.append(seconds)  # meanwhile the other process finishes
-        write_result(args, 'cls', 'scratch', 0.02, 0, 70, 70)
+        write_result(args, 'cls', 'scratch', 0.02, 0, 70, 70, True)
         units.release(other)
 
     monkeypatch.setattr(units, 'finetune_unit', fake_unit)
     monkeypatch.setattr(units.time, 'sleep', fake_sleep)
     units.finetune_all(args, args.arms, dict(scratch=None), poll=0.1)
-    # the free grid unit, then (after waiting) seed 1 at the lr val chose
-    assert runs == [(0.05, 0), (0.02, 1)] and sleeps == [0.1]
+    # the free grid units (both zero_init_residual values: scratch's grid),
+    # then (after waiting) seeds 1 and 2 at the setting val chose
+    assert runs == [((0.05, True), 0), ((0.02, False), 0), ((0.05, False), 0),
+                    ((0.02, True), 1), ((0.02, True), 2)]
+    assert sleeps == [0.1]
     assert not list(tmp_path.rglob('*.lock'))
 
 
 def test_average_and_its_seed_spread(tmp_path):
     args = cli.parse_args([
         '--work-dir',
-        str(tmp_path), '--arms', 'kdep10', '--tasks', 'cls,det'
+        str(tmp_path), '--arms', 'kdep10', '--tasks', 'cls,det', '--seeds',
+        '0,1'
     ])
     write_result(args, 'cls', 'kdep10', 0.02, 0, val=75, test=80)
     write_result(args, 'cls', 'kdep10', 0.05, 0, val=70, test=90)
@@ -199,9 +212,9 @@ def test_average_and_its_seed_spread(tmp_path):
     row = s['rows'][0]
     # per-seed averages (80 + 25) / 2 and (84 + 27) / 2
     assert row['average'] == pytest.approx(54.0)
-    assert row['average_spread'] == pytest.approx(1.5)
-    assert s['missing'] == []
-    assert summary.make_table(s, args.tasks).endswith('| 54.0 +- 1.5 |')
+    assert row['average_se'] == pytest.approx(1.5)
+    assert s['missing'] == ['probe/cls/kdep10']
+    assert summary.make_table(s, args.tasks).endswith('| 54.0 +- 1.5 | - |')
     out = report.plot_fig1(s, str(tmp_path / 'f.png'))
     assert osp.getsize(out) > 5000
 
@@ -279,3 +292,40 @@ def test_every_pretraining_config_loads_images_safely():
         for loader in ('train_dataloader', 'val_dataloader'):
             pipeline = cfg[loader].dataset.pipeline
             assert pipeline[0].type == 'LoadImageFromFileSafe', (path, loader)
+
+
+def test_a_study_continued_elsewhere_must_reproduce_its_students(tmp_path):
+    """The results directory outlives the work directory: an arm whose
+    student is pre-trained again must match the recorded run exactly, or
+    the study stops instead of mixing fine-tunes of two students."""
+    args = cli.parse_args(['--work-dir', str(tmp_path), '--arms', 'kdep10'])
+    arm = args.arms[0]
+    recorded = dict(
+        arm='kdep10',
+        checkpoint='kdep_r18.pth',
+        images_seen=17970,
+        seconds=160.0,
+        final_val={'kdep/r2': 0.0946})
+    kept = arms.record_file(args, arm)
+    os.makedirs(osp.dirname(kept))
+    demo.finetune.dump_json(recorded, kept)
+    local = osp.join(args.work_dir, 'pretrain', 'kdep10', 'pretrain.json')
+    os.makedirs(osp.dirname(local))
+    again = dict(
+        recorded,
+        checkpoint='/here/kdep_r18.pth',
+        seconds=300.0,
+        student_digest='abc')
+    demo.finetune.dump_json(again, local)
+    got = arms.pretrain(args, arm)
+    # the recorded run is reported; this machine gives the student file
+    assert got['seconds'] == 160.0
+    assert got['checkpoint'] == '/here/kdep_r18.pth'
+    assert demo.finetune.load_json(kept)['student_digest'] == 'abc'
+    assert arms.local_record(args, arm)['checkpoint'] == '/here/kdep_r18.pth'
+    # another student (other final val): refused, naming both
+    demo.finetune.dump_json(dict(again, final_val={'kdep/r2': 0.0947}), local)
+    with pytest.raises(demo.DemoError) as err:
+        arms.pretrain(args, arm)
+    assert "pre-training arm kdep10 again gave" in str(err.value)
+    assert '0.0947' in str(err.value) and '0.0946' in str(err.value)

@@ -341,3 +341,23 @@ def make_cub(root: str,
         with open(osp.join(root, name), 'w') as f:
             f.write('\n'.join(lines) + '\n')
     return root
+
+
+def zero_tensor_bytes(path: str, count: int = 64) -> int:
+    """Zero ``count`` bytes in the middle of the largest tensor record of a
+    ``torch.save`` file (a disk or transfer fault that leaves the zip
+    readable); returns the offset."""
+    import struct
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        info = max((i for i in z.infolist() if '/data/' in i.filename),
+                   key=lambda i: i.file_size)
+    with open(path, 'r+b') as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack('<HH', f.read(4))
+        offset = (
+            info.header_offset + 30 + name_len + extra_len +
+            info.file_size // 2)
+        f.seek(offset)
+        f.write(b'\0' * count)
+    return offset

@@ -19,6 +19,7 @@ from mmengine.registry import HOOKS
 
 from ...basis import fit_basis, load_basis_into, save_model_basis
 from ...basis.io import data_fingerprint
+from ...datasets.preflight import preflight_images
 from ...utils.checkpoint import DamagedFileError
 from ...utils.misc import unwrap_model
 
@@ -34,6 +35,10 @@ class KDEPBasisHook(Hook):
             to ``<work_dir>/kdep_basis.pth``; ``''`` writes none.
         device (str, optional): Where the float64 sums live. Defaults to
             the model's device.
+        preflight (bool): Decode every training image once before the
+            teacher pass and stop, listing all unreadable files, if any is
+            (:func:`kdep_mm.datasets.preflight_images`; about one decode
+            per image). Defaults to False.
     """
 
     priority = 'VERY_HIGH'
@@ -41,8 +46,10 @@ class KDEPBasisHook(Hook):
     def __init__(self,
                  num_images: Optional[int] = None,
                  out_file: Optional[str] = None,
-                 device: Optional[str] = None):
+                 device: Optional[str] = None,
+                 preflight: bool = False):
         self.num_images = num_images
+        self.preflight = preflight
         self.out_file = out_file
         self.device = device
 
@@ -51,6 +58,12 @@ class KDEPBasisHook(Hook):
         align = getattr(model, 'align', None)
         if align is None or not getattr(align, 'needs_basis', False):
             return
+        if self.preflight:
+            loader = runner.cfg.get('train_dataloader') or {}
+            preflight_images(
+                runner.train_dataloader.dataset,
+                workers=loader.get('num_workers', 0),
+                logger=runner.logger)
         if align.is_initialized:
             runner.logger.info(
                 'KDEP basis already present (basis file or resumed '

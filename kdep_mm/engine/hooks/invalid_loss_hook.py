@@ -7,8 +7,10 @@ prediction and target (no copies), and when the loss is NaN or Inf the
 error names the iteration, every tensor that is not finite (with its NaN
 and Inf counts) and the first non-finite student parameter. The hook runs
 before ``CheckpointHook``, so the bad step is never saved: the last
-checkpoint on disk is the last good one, and the message says how to
-resume from it.
+checkpoint on disk is the last good one, and the message gives the command
+that continues from it once the cause is fixed (``tools/train.py
+--continue-from``: the fixed config's learning rates and schedules, not the
+checkpoint's; see :class:`KDEPContinueHook`).
 """
 import math
 from collections import OrderedDict
@@ -121,8 +123,15 @@ class KDEPCheckInvalidLossHook(Hook):
                 f'{culprits[0]}')
         last = runner.message_hub.get_info('last_ckpt')
         if last:
-            lines.append(f'The last good checkpoint is {last}; fix the cause '
-                         f'and resume with --resume {last}')
+            config = getattr(runner.cfg, 'filename', None) or '<config>'
+            lines.append(
+                f'The last good checkpoint is {last}. Fix the cause in the '
+                'config (e.g. the learning rate or its schedule), then '
+                'continue with that config\'s optimiser settings:\n'
+                f'  python tools/train.py {config} --work-dir '
+                f'{runner.work_dir} --continue-from {last}\n'
+                '(--resume would restore the old learning rates and '
+                'schedules from the checkpoint.)')
         else:
             lines.append('No checkpoint was saved before this iteration.')
         raise NonFiniteLossError('\n'.join(lines))

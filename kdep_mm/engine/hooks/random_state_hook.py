@@ -98,6 +98,7 @@ class KDEPRandomStateHook(Hook):
         self._saved: Optional[dict] = None  # what goes into checkpoints
         self._pending: Optional[dict] = None  # what the next epoch restores
         self._inexact: List[str] = []  # why a resume cannot be bit-exact
+        self._from_checkpoint = False  # _pending came from a checkpoint
 
     @staticmethod
     def inexact_reasons(cfg) -> List[str]:
@@ -143,7 +144,10 @@ class KDEPRandomStateHook(Hook):
                 'not replay exactly')
             return
         set_random_state(states[rank])
-        if self._inexact and getattr(runner, '_resume', False):
+        if not self._from_checkpoint:
+            return  # the next epoch of this run: nothing to report
+        self._from_checkpoint = False
+        if self._inexact:
             runner.logger.warning(
                 f'KDEP: random state restored ({what}), but the resumed '
                 'run is not guaranteed bit-exact: ' + '; '.join(self._inexact))
@@ -206,3 +210,4 @@ class KDEPRandomStateHook(Hook):
                 'ends, or use IterBasedTrainLoop, for exact resumption.')
             return
         self._pending = record
+        self._from_checkpoint = True

@@ -1,0 +1,73 @@
+"""The sharper study's instruments: the linear probe (a convex fit whose
+answer is known on constructed features) and the seed-paired statistics."""
+import pytest
+import torch
+
+from demo.study import probe, stats
+
+
+def _blobs(n, dims, classes, gen, shift=4.0):
+    labels = torch.arange(n) % classes
+    centres = torch.randn(classes, dims, generator=gen) * shift
+    x = centres[labels] + torch.randn(n, dims, generator=gen)
+    return x, labels
+
+
+def test_probe_separates_separable_features():
+    gen = torch.Generator().manual_seed(0)
+    x, y = _blobs(600, 32, 5, gen)
+    train, val, test = (x[:300], y[:300]), (x[300:450], y[300:450]), \
+        (x[450:], y[450:])
+    val_acc, test_acc = probe.fit_probe(train, [val, test], l2=1e-3)
+    assert val_acc > 99.0 and test_acc > 99.0
+
+
+def test_probe_on_shuffled_labels_is_at_chance():
+    gen = torch.Generator().manual_seed(1)
+    x, y = _blobs(2000, 32, 4, gen)
+    y = y[torch.randperm(len(y), generator=gen)]  # labels carry no signal
+    (test_acc, ) = probe.fit_probe((x[:1000], y[:1000]),
+                                   [(x[1000:], y[1000:])],
+                                   l2=1e-2)
+    assert abs(test_acc - 25.0) < 5.0
+
+
+def test_probe_choice_is_made_on_val_and_ties_prefer_strong_l2():
+    runs = {
+        'l20.001': dict(l2=1e-3, zir=None, val=80.0, test=99.0),
+        'l20.1': dict(l2=0.1, zir=None, val=85.0, test=70.0),
+        'l21': dict(l2=1.0, zir=None, val=85.0, test=60.0),
+    }
+    assert probe.select_probe(runs) == 'l21'
+    runs['l21']['val'] = 84.0
+    assert probe.select_probe(runs) == 'l20.1'
+
+
+def test_mean_and_standard_error():
+    r = stats.mean_se([1.0, 2.0, 6.0])
+    assert r['mean'] == pytest.approx(3.0)
+    # sample std sqrt(7) over sqrt(3)
+    assert r['se'] == pytest.approx((7.0 / 3)**0.5)
+    assert (r['min'], r['max'], r['n']) == (1.0, 6.0, 3)
+    assert stats.mean_se([5.0])['se'] == 0.0
+
+
+def test_paired_difference_removes_the_shared_seed_noise():
+    # per-seed scores swing by 10 points, the difference is always ~+1
+    a = {0: 50.0, 1: 60.0, 2: 70.0}
+    b = {0: 49.0, 1: 58.8, 2: 69.1}
+    d = stats.paired(a, b)
+    assert d['mean'] == pytest.approx(1.0333, abs=1e-3)
+    assert d['n'] == 3 and d['clear']
+    # t(0.975, 2) = 4.303
+    assert d['high'] - d['mean'] == pytest.approx(4.303 * d['se'], rel=1e-3)
+    # unpaired, the same means would be far inside the seed spread
+    assert stats.mean_se(list(a.values()))['se'] > 5.0
+
+
+def test_paired_difference_within_noise_is_not_clear():
+    d = stats.paired({0: 50.0, 1: 52.0, 2: 49.0}, {0: 51.0, 1: 50.0, 2: 49.5})
+    assert d['low'] < 0 < d['high'] and not d['clear']
+    assert stats.paired({0: 1.0}, {1: 2.0}) is None  # no shared seed
+    one = stats.paired({0: 3.0, 1: 1.0}, {0: 1.0})
+    assert one['n'] == 1 and one['low'] is None and not one['clear']

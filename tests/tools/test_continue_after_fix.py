@@ -5,7 +5,8 @@ The scenario: the schedule jumps the learning rate to 1e6 in epoch 2; the
 run stops at the first NaN and names ``epoch_1.pth``. ``--resume`` with the
 fixed config restores the checkpoint's learning rate and scheduler and
 diverges again; ``--continue-from`` takes them from the fixed config and
-finishes with finite losses at the fixed learning rate."""
+finishes with finite losses at the fixed schedule's learning rate for that
+epoch."""
 import glob
 import json
 import os
@@ -58,7 +59,9 @@ def test_continue_from_takes_the_fixed_schedule(tmp_path, image_folder,
     assert f'--continue-from {ckpt}' in proc.stderr
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
 
-    fixed = _config(str(tmp_path / 'fixed.py'), image_folder, r34_teacher, 1.0)
+    # the fix: a decay at epoch 1 instead of the jump (so the continued run
+    # must be at the *stepped* fixed schedule: 0.005, not 0.05)
+    fixed = _config(str(tmp_path / 'fixed.py'), image_folder, r34_teacher, 0.1)
     # --resume restores lr 1e6 from the checkpoint: the fix has no effect
     again = _train(fixed, '--work-dir', str(tmp_path / 'resumed'), '--resume',
                    ckpt)
@@ -73,7 +76,7 @@ def test_continue_from_takes_the_fixed_schedule(tmp_path, image_folder,
     assert 'resumed epoch: 1' in out
     rows = _rows(str(tmp_path / 'continued'))
     assert rows and all(r['epoch'] >= 2 for r in rows)  # epoch 1 not redone
-    assert {r['lr'] for r in rows} == {0.05}
+    assert all(abs(r['lr'] - 0.005) < 1e-12 for r in rows), rows
     assert all(abs(r['loss']) < 1e6 for r in rows)
     assert osp.exists(osp.join(str(tmp_path / 'continued'), 'epoch_3.pth'))
 

@@ -80,6 +80,16 @@ TASKS: Dict[str, Dict] = dict(
             'test_dataloader.dataset.indices=4'
         ]),
 )
+#: The study's frozen-backbone readout: the segmentation task with the
+#: backbone frozen (stem and all four stages, BatchNorm in eval mode), so
+#: only the FPN and the head learn; it reads what the pre-training put in
+#: the backbone's multi-scale features.
+TASKS['segfrozen'] = dict(
+    TASKS['seg'],
+    data='glyphs on photos, frozen backbone',
+    options=[
+        'model.backbone.frozen_stages=4', 'model.backbone.norm_eval=True'
+    ])
 for _name, _task in TASKS.items():
     _task['name'] = _name
 
@@ -226,7 +236,7 @@ def finetune(work: str,
         opts.append(f'optim_wrapper.optimizer.lr={lr}')
     if seed is not None:
         opts.append(f'randomness.seed={seed}')
-    opts += list(options)
+    opts += list(task.get('options', ())) + list(options)
     if quick:
         opts += task['quick']
     print(f"--- {task['task']} ({task['data']}): "

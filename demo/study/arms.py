@@ -75,8 +75,15 @@ PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
          ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'))
 #: Learning-rate grid of each task (every arm gets the same grid).
 LR_GRID = dict(
-    cls=(0.02, 0.05), mnist=(0.02, 0.05), det=(0.01, 0.02), seg=(0.02, 0.05))
-DEFAULT_TASKS = ('cls', 'mnist', 'det', 'seg')
+    cls=(0.02, 0.05),
+    mnist=(0.02, 0.05),
+    det=(0.01, 0.02),
+    seg=(0.02, 0.05),
+    segfrozen=(0.02, 0.05))
+#: Readouts: run like fine-tunes (grid, three seeds), reported beside the
+#: average of the fine-tune tasks, not in it.
+READOUTS = ('segfrozen', )
+DEFAULT_TASKS = ('cls', 'mnist', 'det', 'seg') + READOUTS
 #: The ``--cfg-options`` that point each kind of arm at the data root.
 DATA_OPTIONS = dict(kdep=kdep_pool_options, sup=sup_pool_options)
 #: ``--quick``: 1 epoch on 64 images (the val loader's copy in

@@ -106,7 +106,9 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         'of the task columns (every column in %), +- the standard error of '
         'the per-seed averages. Linear probe: frozen student, pooled '
         'features, logistic regression with the L2 strength chosen on val, '
-        'test top-1 (no seed: one number per arm).', '',
+        'test top-1 (no seed: one number per arm). Frozen backbone: the '
+        'segmentation task with the backbone frozen (frozen_stages=4, '
+        'norm_eval=True), same grid and seeds; not in the average.', '',
         '## Paired comparisons', '', summary['paired_table'], '',
         'Cells: the seed-paired difference (first arm minus second; same '
         'fine-tune seed), mean +- standard error over the seeds, [95% '

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence
 
 from ..finetune import TASKS
 from ..report import METRIC_NAMES
-from .arms import PAIRS
+from .arms import PAIRS, READOUTS
 from .probe import PROBE_TASKS, collect_probe
 from .stats import mean_se, paired
 from .units import collect
@@ -32,6 +32,11 @@ def _task_cell(task: str, c: Dict) -> Dict:
             for s, r in c['grid'].items()
         })
     return cell
+
+
+def finetune_tasks(tasks: Sequence[str]) -> list:
+    """The tasks whose mean is the average (readouts stand beside it)."""
+    return [t for t in tasks if t not in READOUTS]
 
 
 def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
@@ -119,35 +124,39 @@ def _setting(r: Dict) -> str:
     return f"lr {r['lr']:g}" + ('' if zir is None else f', zir {int(zir)}')
 
 
+def _cell(r: Optional[Dict], n_seeds: int) -> str:
+    if r is None:
+        return '-'
+    note = '' if r['seeds'] >= n_seeds else f" ({r['seeds']} seed(s))"
+    return f"{r['mean']:.1f} +- {r['se']:.1f}{note} ({_setting(r)})"
+
+
 def make_table(summary: Dict, tasks: Sequence[str]) -> str:
+    """One row per arm: the fine-tune tasks, their average, then the
+    readouts (frozen-backbone tasks and linear probes)."""
+    main = finetune_tasks(tasks)
+    readouts = [t for t in tasks if t in READOUTS]
     probes = [t for t in PROBE_TASKS if t in tasks]
     head = ('| arm | pre-training (images seen, hours) | ' +
-            ' | '.join(task_header(t) for t in tasks) + ' | average | ' +
+            ' | '.join(task_header(t) for t in main) + ' | average | ' +
+            ''.join(task_header(t) + ' | ' for t in readouts) +
             ''.join(f"{TASKS[t]['data']}: linear probe | " for t in probes))
-    lines = [head, '|' + '---|' * (len(tasks) + 3 + len(probes))]
+    ncol = len(main) + 3 + len(readouts) + len(probes)
+    lines = [head, '|' + '---|' * ncol]
+    n_seeds = summary.get('n_seeds', 1)
     for row in summary['rows']:
-        cells = []
-        for t in tasks:
-            r = row['tasks'].get(t)
-            if r is None:
-                cells.append('-')
-            else:
-                note = '' if r['seeds'] >= summary.get('n_seeds', 1) else \
-                    f" ({r['seeds']} seed(s))"
-                cells.append(f"{r['mean']:.1f} +- {r['se']:.1f}{note} "
-                             f'({_setting(r)})')
-        avg = row['average']
+        cells = [_cell(row['tasks'].get(t), n_seeds) for t in main]
         n = row['images_seen']
         seen = f'{n / 1000:.0f}k' if n >= 1000 else str(n)
         pre = '-' if not n else f"{seen}, {row['hours']:.3f} h"
-        avg = '-' if avg is None else \
-            f"{avg:.1f} +- {row['average_se']:.1f}"
-        probe_cells = []
-        for t in probes:
-            pr = row['probes'].get(t)
-            probe_cells.append('-' if pr is None else f"{pr['test']:.1f}")
+        avg = '-' if row['average'] is None else \
+            f"{row['average']:.1f} +- {row['average_se']:.1f}"
+        extra = [_cell(row['tasks'].get(t), n_seeds) for t in readouts] + [
+            '-' if row['probes'].get(t) is None else
+            f"{row['probes'][t]['test']:.1f}" for t in probes
+        ]
         lines.append(f"| {row['label']} | {pre} | " + ' | '.join(cells) +
-                     f' | {avg} | ' + ''.join(c + ' | ' for c in probe_cells))
+                     f' | {avg} | ' + ''.join(c + ' | ' for c in extra))
     return '\n'.join(line.rstrip() for line in lines)
 
 
@@ -163,19 +172,24 @@ def _diff_cell(d: Optional[Dict]) -> str:
 
 def make_paired_table(summary: Dict, tasks: Sequence[str]) -> str:
     labels = {r['arm']: r['label'] for r in summary['rows']}
+    main = finetune_tasks(tasks)
+    readouts = [t for t in tasks if t in READOUTS]
     probes = [t for t in PROBE_TASKS if t in tasks]
-    head = ('| comparison | ' + ' | '.join(TASKS[t]['data'] for t in tasks) +
-            ' | average | ' + ''.join(f"{TASKS[t]['data']}: probe | "
-                                      for t in probes))
-    lines = [head, '|' + '---|' * (len(tasks) + 2 + len(probes))]
+    head = ('| comparison | ' + ' | '.join(TASKS[t]['data'] for t in main) +
+            ' | average | ' + ''.join(TASKS[t]['data'] + ' | '
+                                      for t in readouts) +
+            ''.join(f"{TASKS[t]['data']}: probe | " for t in probes))
+    lines = [
+        head, '|' + '---|' * (len(main) + 2 + len(readouts) + len(probes))
+    ]
     for item in summary['paired']:
-        cells = [_diff_cell(item['tasks'].get(t)) for t in tasks]
-        probe_cells = [
+        cells = [_diff_cell(item['tasks'].get(t)) for t in main]
+        extra = [_diff_cell(item['tasks'].get(t)) for t in readouts] + [
             '-' if t not in item['probes'] else f"{item['probes'][t]:+.1f}"
             for t in probes
         ]
         lines.append(f"| {labels[item['a']]} - {labels[item['b']]} | " +
                      ' | '.join(cells) +
                      f" | {_diff_cell(item['average'])} | " +
-                     ''.join(c + ' | ' for c in probe_cells))
+                     ''.join(c + ' | ' for c in extra))
     return '\n'.join(line.rstrip() for line in lines)

@@ -6,6 +6,7 @@ import os
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 import demo.finetune
@@ -329,3 +330,31 @@ def test_a_study_continued_elsewhere_must_reproduce_its_students(tmp_path):
         arms.pretrain(args, arm)
     assert "pre-training arm kdep10 again gave" in str(err.value)
     assert '0.0947' in str(err.value) and '0.0946' in str(err.value)
+
+
+def test_frozen_segmentation_readout_trains_only_neck_and_head():
+    """The readout task freezes the whole backbone (stem, four stages,
+    BatchNorm statistics): only the FPN and the head can learn."""
+    import argparse
+
+    from mmengine.config import DictAction
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+
+    task = demo.finetune.TASKS['segfrozen']
+    cfg = Config.fromfile(demo.finetune.task_config(task, False))
+    parser = argparse.ArgumentParser()  # as tools/train.py reads them
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg.merge_from_dict(
+        parser.parse_args(['--cfg-options'] + task['options']).cfg_options)
+    assert arms.READOUTS == ('segfrozen', ) and 'segfrozen' in \
+        arms.DEFAULT_TASKS
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    model.train()
+    backbone = [p.requires_grad for p in model.backbone.parameters()]
+    assert backbone and not any(backbone)
+    assert all(not m.training for m in model.backbone.modules()
+               if isinstance(m, torch.nn.BatchNorm2d))
+    assert any(p.requires_grad for p in model.decode_head.parameters())
+    assert any(p.requires_grad for p in model.neck.parameters())

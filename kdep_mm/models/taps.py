@@ -11,7 +11,12 @@ forward pass, the pooled value at one point of it:
   activations and runs in place, so the tap reads the input of its *last*
   call and pools it before the ReLU overwrites it.
 * ``MobileNetV2``: the output of the last 1x1 conv's BatchNorm
-  (``conv2.bn``), before the in-place ReLU6.
+  (``conv2.bn``), before the in-place ReLU6; ``EfficientNet`` and
+  ``MobileNetV3`` likewise (before Swish / HSwish).
+* ``ConvNeXt``, ``SwinTransformer``: the last stage's norm, whose output
+  feeds the head (pooled). ``VisionTransformer``: the feature its
+  ``out_type`` hands the head (class token after the final norm, or the
+  normalised mean of patch tokens).
 * anything else: ``dict(module='path.to.module', hook='input' | 'output',
   call=-1, pool='avg' | 'token0' | 'none')`` names the point.
 
@@ -126,19 +131,59 @@ class FeatureTap:
         return feat
 
 
-def default_tap_cfg(network: nn.Module) -> Optional[dict]:
-    """The built-in pre-activation tap for a known backbone, or None.
+def _last_norm(network: nn.Module) -> Optional[str]:
+    """``norm<i>`` of the last output stage (ConvNeXt, Swin), if present."""
+    indices = getattr(network, 'out_indices', None) or ()
+    name = f'norm{max(indices)}' if len(indices) else None
+    return name if name and hasattr(network, name) else None
 
-    ResNet family (anything with ``res_layers``, mmdet's and mmseg's
-    ResNets too): the input of the last block's final ReLU, last call.
-    MobileNetV2: the output of the last 1x1 conv's BatchNorm.
+
+def _vit_tap(network: nn.Module) -> dict:
+    """A ViT's head feature, following its own ``out_type``: the normalised
+    mean of patch tokens (``avg_featmap``: the output of ``ln2``), else the
+    class token of the final (normalised) state, else the token mean."""
+    if getattr(network, 'out_type', None) == 'avg_featmap':
+        return dict(module='ln2', hook='output', call=-1, pool='none')
+    final = 'ln1' if getattr(network, 'final_norm', False) else \
+        f'layers.{len(network.layers) - 1}'
+    token = getattr(network, 'cls_token', None) is not None
+    return dict(
+        module=final,
+        hook='output',
+        call=-1,
+        pool='token0' if token else 'avg')
+
+
+def default_tap_cfg(network: nn.Module) -> Optional[dict]:
+    """The built-in tap (the feature that feeds the classification head,
+    before its activation) for a known backbone, or None.
+
+    ResNet family (anything with ``res_layers``: mmdet's and mmseg's ResNets,
+    ResNeXt, RegNet): the input of the last block's final ReLU, last call.
+    MobileNetV2: the output of the last 1x1 conv's BatchNorm. EfficientNet,
+    MobileNetV3: the output of the last 1x1 conv's BatchNorm, before its
+    Swish / HSwish. ConvNeXt, Swin: the output of the last stage's norm
+    (ConvNeXt's normalised pooled feature; Swin's normalised tokens,
+    averaged). VisionTransformer: see :func:`_vit_tap`.
     """
+    name = type(network).__name__
     if hasattr(network, 'res_layers'):
         stage = network.res_layers[-1]  # module names, e.g. 'layer4'
         last = len(getattr(network, stage)) - 1
         return dict(module=f'{stage}.{last}.relu', hook='input', call=-1)
-    if type(network).__name__ == 'MobileNetV2':
+    if name == 'MobileNetV2':
         return dict(module='conv2.bn', hook='output', call=-1)
+    if name == 'EfficientNet':
+        return dict(
+            module=f'layers.{len(network.layers) - 1}.bn',
+            hook='output',
+            call=-1)
+    if name == 'MobileNetV3':
+        return dict(module=f'{network.layers[-1]}.bn', hook='output', call=-1)
+    if name in ('ConvNeXt', 'SwinTransformer') and _last_norm(network):
+        return dict(module=_last_norm(network), hook='output', call=-1)
+    if name == 'VisionTransformer':
+        return _vit_tap(network)
     return None
 
 

@@ -1,0 +1,90 @@
+"""Built-in taps of the backbone families people distil from today
+(small variants, random weights): each tap equals a hand computation of the
+feature that feeds the family's classification head."""
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import MODELS
+
+from kdep_mm.models.taps import build_tap, default_tap_cfg
+
+X = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+
+def _build(cfg):
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        net = MODELS.build(cfg)
+    net.eval()  # some backbones' train() returns None
+    return net
+
+
+def _tapped(net):
+    tap = build_tap(net)
+    with torch.no_grad():
+        out = net(X)
+    return tap.pop(), out
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(type='ConvNeXt', arch='atto'),
+    dict(
+        type='VisionTransformer', arch='deit-tiny', img_size=64,
+        patch_size=16),
+    dict(
+        type='VisionTransformer',
+        arch='deit-tiny',
+        img_size=64,
+        patch_size=16,
+        out_type='avg_featmap'),
+])
+def test_tap_is_the_head_feature_the_backbone_returns(cfg):
+    """ConvNeXt (normalised pooled feature) and ViT (class token after the
+    final norm; normalised patch-token mean): the backbone's own pooled
+    output is the tapped feature."""
+    feat, out = _tapped(_build(cfg))
+    assert out[-1].dim() == 2
+    torch.testing.assert_close(feat, out[-1])
+
+
+def test_swin_tap_is_the_mean_of_normalised_tokens():
+    feat, out = _tapped(
+        _build(
+            dict(
+                type='SwinTransformer',
+                arch='tiny',
+                img_size=64,
+                pad_small_map=True)))
+    torch.testing.assert_close(feat, out[-1].mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(type='EfficientNet', arch='b0'),
+    dict(type='MobileNetV3', arch='small'),
+])
+def test_cnn_tap_is_the_last_conv_before_its_activation(cfg):
+    net = _build(cfg)
+    feat, out = _tapped(net)
+    names = [f'layers.{i}' for i in range(len(net.layers))] \
+        if cfg['type'] == 'EfficientNet' else list(net.layers)
+    with torch.no_grad():
+        x = X
+        for name in names[:-1]:
+            x = net.get_submodule(name)(x)
+        last = net.get_submodule(names[-1])
+        pre = last.bn(last.conv(x))
+        # the activation comes after the tapped point
+        torch.testing.assert_close(last.activate(pre), out[-1])
+    torch.testing.assert_close(feat, pre.mean(dim=(2, 3)))
+    # and differs from the activated feature (relative to its scale: random
+    # weights give small values)
+    activated = out[-1].mean(dim=(2, 3))
+    assert (feat - activated).abs().max() > 1e-2 * feat.abs().max()
+
+
+def test_regnet_uses_the_resnet_rule():
+    net = _build(dict(type='RegNet', arch='regnetx_400mf'))
+    cfg = default_tap_cfg(net)
+    assert cfg['module'] == f'layer4.{len(net.layer4) - 1}.relu'
+    assert cfg['hook'] == 'input'
+    feat, out = _tapped(net)
+    assert feat.shape == (2, out[-1].shape[1])

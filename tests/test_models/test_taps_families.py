@@ -124,3 +124,29 @@ def test_a_vit_teacher_narrower_than_the_student_is_refused(tmp_path):
     ckpt = save_backbone(vit, str(tmp_path / 'vit.pth'))
     with pytest.raises(ValueError, match=r'512 channels.*only 192'):
         build_kdep(dict(model=vit, checkpoint=ckpt), probe_size=64)
+
+
+@pytest.mark.parametrize('name, width', [
+    ('kdep_vit-b-p14-dinov2-r18_4xb128-90e_in1k-10pct.py', 768),
+    ('kdep_vit-b-p16-clip-r18_4xb128-90e_in1k-10pct.py', 768),
+    ('kdep_swin-b-r18_4xb128-90e_in1k-10pct.py', 1024),
+    ('kdep_convnext-b-r18_4xb128-90e_in1k-10pct.py', 1024),
+])
+def test_modern_teacher_configs_tap_their_head_feature(name, width):
+    """The ViT / Swin / ConvNeXt teacher configs for real users: the
+    teacher architecture builds (random weights: the model-zoo files are
+    not downloaded here), its built-in tap gives the documented width at
+    224 px, and the ResNet-18 student (512-d) fits under it."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from tests.helpers.tiny import ROOT
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'kdep', name))
+    assert cfg.model.teacher.checkpoint.startswith('https://download.')
+    net = _build(cfg.model.teacher.model)
+    tap = build_tap(net)
+    with torch.no_grad():
+        net(torch.randn(1, 3, 224, 224))
+    assert tap.pop().shape == (1, width)
+    assert cfg.model.backbone.depth == 18 and width >= 512

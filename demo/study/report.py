@@ -112,7 +112,8 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         '## Paired comparisons', '', summary['paired_table'], '',
         'Cells: the seed-paired difference (first arm minus second; same '
         'fine-tune seed), mean +- standard error over the seeds, [95% '
-        "interval, Student's t]; **clear**: the interval excludes 0. Probe: "
+        "interval, Student's t]; **clear**: all three seeds and the interval "
+        'excludes 0. Probe: '
         'the difference of the two probes (one number each).', '',
         '| arm | config | images seen | pre-training s | final val |',
         '|---|---|---|---|---|'

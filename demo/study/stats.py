@@ -29,18 +29,24 @@ def mean_se(values: Sequence[float]) -> Dict:
         n=n)
 
 
-def paired(a: Dict, b: Dict, level: float = 0.95) -> Optional[Dict]:
+def paired(a: Dict,
+           b: Dict,
+           level: float = 0.95,
+           min_n: int = 3) -> Optional[Dict]:
     """The seed-paired difference ``a - b`` of two arms' scores.
 
     Args:
         a, b (dict): Score per seed.
         level (float): Confidence level of the interval.
+        min_n (int): Seeds needed before a difference may be called clear
+            (with two, one test-set step of the same size in both seeds
+            gives a zero-width interval).
 
     Returns:
         dict or None: ``mean``, ``se``, ``n`` (seeds both have), the
-        interval ``low`` / ``high`` (None for one seed), ``clear`` (the
-        interval excludes 0) and the per-seed ``diffs``; None when no seed
-        is shared.
+        interval ``low`` / ``high`` (None for one seed), ``clear`` (at least
+        ``min_n`` seeds and the interval excludes 0) and the per-seed
+        ``diffs``; None when no seed is shared.
     """
     seeds = sorted(set(a) & set(b), key=str)
     if not seeds:
@@ -54,5 +60,5 @@ def paired(a: Dict, b: Dict, level: float = 0.95) -> Optional[Dict]:
         res.update(
             low=res['mean'] - half,
             high=res['mean'] + half,
-            clear=bool(abs(res['mean']) > half))
+            clear=bool(res['n'] >= min_n and abs(res['mean']) > half))
     return res

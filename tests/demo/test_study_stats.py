@@ -71,3 +71,6 @@ def test_paired_difference_within_noise_is_not_clear():
     assert stats.paired({0: 1.0}, {1: 2.0}) is None  # no shared seed
     one = stats.paired({0: 3.0, 1: 1.0}, {0: 1.0})
     assert one['n'] == 1 and one['low'] is None and not one['clear']
+    # two seeds with the same difference: a zero-width interval, not clear
+    two = stats.paired({0: 50.2, 1: 60.2}, {0: 50.0, 1: 60.0})
+    assert two['low'] == pytest.approx(two['high']) and not two['clear']

@@ -188,9 +188,9 @@ def pretrain(args, arm: Dict) -> Optional[Dict]:
     recorded = load_json(kept) if osp.exists(kept) else None
     record = load_json(local) if osp.exists(local) else \
         _run_pretraining(args, arm, work)
-    if 'student_digest' not in record:
+    if 'student_digest' not in record:  # a new run, or an older record
         record['student_digest'] = student_digest(record['checkpoint'])
-    dump_json(record, local)
+        dump_json(record, local)
     if recorded is not None:
         check_same_student(record, recorded, arm)
         if 'student_digest' not in recorded:  # an older record, reproduced

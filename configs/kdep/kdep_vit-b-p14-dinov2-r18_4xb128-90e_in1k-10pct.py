@@ -6,8 +6,8 @@
 # At 224 px the 37x37 position embedding of the 518-px checkpoint is
 # interpolated to 16x16 patches by mmpretrain at every forward.
 # Loss weight: the paper's w = 20, not tuned for this teacher (see the base).
-# A MobileNetV2 student (1280-d) is wider than this teacher's 768-d feature
-# and is refused when the model is built.
+# A MobileNetV2 student (1280-d) is wider than this teacher's 768-d feature:
+# its first 768 channels are distilled, with a warning naming the other 512.
 _base_ = ['./_base_/kdep_to-r18_in1k-10pct.py']
 
 model = dict(

@@ -1,4 +1,5 @@
-"""One pass of the frozen teacher over a dataloader -> the KDEP basis.
+"""One pass of the frozen teacher over a dataloader -> the KDEP basis
+(one per slot: the pooled target and each dense stage).
 
 Shared by :class:`kdep_mm.engine.hooks.KDEPBasisHook` (before training)
 and ``tools/compute_basis.py`` (offline): the teacher's distilled features
@@ -21,8 +22,10 @@ def collect_statistics(model,
                        dataloader,
                        num_images: Optional[int] = None,
                        device=None,
-                       logger=None) -> StreamingCovariance:
-    """One pass of ``model``'s teacher over ``dataloader``; reduced sums.
+                       logger=None) -> Dict[str, StreamingCovariance]:
+    """One pass of ``model``'s teacher over ``dataloader``; reduced sums,
+    one :class:`StreamingCovariance` per basis slot (the pooled target,
+    each dense stage), from the same teacher forward.
 
     Args:
         model (KDEP): The distiller (unwrapped).
@@ -35,15 +38,19 @@ def collect_statistics(model,
     """
     logger = logger or MMLogger.get_current_instance()
     device = device or next(model.parameters()).device
-    d_t = model.align.d_t
-    stats = StreamingCovariance(d_t, device=device)
+    slots = model.basis_slots()
+    stats = {
+        name: StreamingCovariance(align.d_t, device=device)
+        for name, align in slots.items()
+    }
     world = dist.get_world_size()
     total = len(dataloader.dataset)
     if num_images is not None:
         total = min(total, num_images)
     per_rank = -(-total // world)
-    logger.info(f'KDEP basis: teacher features of {total} images '
-                f'(D_t = {d_t}, k = {model.align.k})')
+    widths = ', '.join(f'{name}: D_t = {a.d_t}, k = {a.k}'
+                       for name, a in slots.items())
+    logger.info(f'KDEP basis: teacher features of {total} images ({widths})')
     bar = ProgressBar(per_rank) if dist.is_main_process() else None
     seen = 0
     for data in dataloader:
@@ -52,8 +59,9 @@ def collect_statistics(model,
         # Float32 features: the rank estimate must not see low-precision
         # rounding noise.
         with torch.autocast(device_type=inputs.device.type, enabled=False):
-            feats = model.extract_teacher_feat(inputs.float())
-        stats.update(feats)
+            feats = model.basis_features(inputs.float())
+        for name, rows in feats.items():
+            stats[name].update(rows)
         seen += len(inputs)
         if bar is not None:
             bar.update(len(inputs))
@@ -61,7 +69,8 @@ def collect_statistics(model,
             break
     if bar is not None:
         bar.file.write('\n')
-    stats.all_reduce()
+    for s in stats.values():
+        s.all_reduce()
     return stats
 
 
@@ -87,7 +96,7 @@ def broadcast_result(result: Optional[Dict], d_t: int, device) -> Dict:
         num_images=int(tensors[3].item()))
 
 
-def report_basis(align, logger=None) -> None:
+def report_basis(align, logger=None, name: str = 'pooled') -> None:
     """Log the spectrum at a few directions and the numerical rank."""
     logger = logger or MMLogger.get_current_instance()
     s = align.spectrum
@@ -96,8 +105,10 @@ def report_basis(align, logger=None) -> None:
                     int(align.rank)) if 0 <= i < len(s)
     ]
     shown = ', '.join(f'#{i + 1}: {float(s[i]):.4g}' for i in sorted(set(idx)))
+    what = ' images' if name == 'pooled' else \
+        f' location vectors ({name})'
     logger.info(
-        f'KDEP basis from {int(align.num_images)} images: numerical rank '
+        f'KDEP basis from {int(align.num_images)}{what}: numerical rank '
         f'{int(align.rank)} of D_t = {align.d_t} (k = {align.k}, '
         f'{align.num_targets} directions distilled, rank_policy='
         f'{align.rank_policy}); singular values {shown}')
@@ -107,29 +118,34 @@ def fit_basis(model,
               dataloader,
               num_images: Optional[int] = None,
               device=None,
-              logger=None) -> Dict:
-    """Compute the basis of ``model``'s teacher and install it, on every
+              logger=None) -> Dict[str, Dict]:
+    """Compute every basis of ``model``'s teacher and install it, on every
     rank identically.
 
     Args:
-        model (KDEP): The distiller (unwrapped); its alignment must need a
-            basis.
+        model (KDEP): The distiller (unwrapped); at least one of its
+            alignments must need a basis.
         dataloader: The images (the training pipeline, as the reference).
         num_images (int, optional): At most this many images.
         device (str, optional): Where the float64 sums live.
         logger (MMLogger, optional): Defaults to the current logger.
 
     Returns:
-        dict: ``mean``, ``basis`` (all D_t directions), ``spectrum``,
-        ``num_images``, as :meth:`StreamingCovariance.decompose` gives them.
+        dict: per slot name, ``mean``, ``basis`` (all D_t directions),
+        ``spectrum``, ``num_images`` (rows: images for the pooled target,
+        location vectors for a dense stage), as
+        :meth:`StreamingCovariance.decompose` gives them.
     """
     stats = collect_statistics(model, dataloader, num_images, device, logger)
-    result = stats.decompose() if dist.get_rank() == 0 else None
-    result = broadcast_result(result, model.align.d_t, model.align.mean.device)
-    model.align.set_basis(
-        result['mean'],
-        result['basis'],
-        result['spectrum'],
-        num_images=result['num_images'])
-    report_basis(model.align, logger)
-    return result
+    results = {}
+    for name, align in model.basis_slots().items():
+        result = stats[name].decompose() if dist.get_rank() == 0 else None
+        result = broadcast_result(result, align.d_t, align.mean.device)
+        align.set_basis(
+            result['mean'],
+            result['basis'],
+            result['spectrum'],
+            num_images=result['num_images'])
+        report_basis(align, logger, name)
+        results[name] = result
+    return results

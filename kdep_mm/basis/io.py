@@ -24,21 +24,26 @@ from ..utils.checkpoint import add_checksum, load_weights
 from ..utils.fileio import torch_save_atomic
 
 FORMAT = 'kdep_basis/1'
+#: Several bases in one file (a dense model: the pooled target and each
+#: stage): tensors ``<slot>.mean`` / ``.basis`` / ``.spectrum`` and, in
+#: ``meta['slots'][<slot>]``, each slot's own ``kdep_basis/1`` metadata.
+STAGES_FORMAT = 'kdep_basis_stages/1'
 CHECKED_FIELDS = ('teacher_fingerprint', 'teacher_tap', 'd_t')
+TENSORS = ('mean', 'basis', 'spectrum')
 
 
-def basis_meta(model, **extra) -> Dict:
-    """The basis-file metadata of ``model``'s teacher (plus ``extra``).
+def basis_meta(model, slot: str = 'pooled', **extra) -> Dict:
+    """The basis-file metadata of ``model``'s teacher for one basis slot
+    (the pooled target, or a dense stage), plus ``extra``.
 
     ``teacher_fingerprint``, ``teacher_tap`` and ``d_t`` identify the
-    teacher (checked at load); ``teacher_arch`` and ``teacher_checkpoint``
-    are for people reading the file.
+    teacher and its feature (checked at load); ``teacher_arch`` and
+    ``teacher_checkpoint`` are for people reading the file.
     """
     t = model.teacher_meta
     return dict(
         teacher_fingerprint=t['fingerprint'],
-        teacher_tap=t['tap'],
-        d_t=t['width'],
+        **model.slot_identity(slot),
         teacher_arch=str(t['model']),
         teacher_checkpoint=str(t['checkpoint']),
         **extra)
@@ -87,22 +92,65 @@ def data_fingerprint(dataset, num_images: Optional[int] = None) -> str:
 
 
 def save_model_basis(model,
-                     result: Dict,
+                     results: Dict[str, Dict],
                      filename: str,
                      data: Optional[str] = None) -> str:
-    """Write the basis that :func:`fit_basis` gave ``model`` (all D_t
-    directions), with the model's teacher metadata and, if given, the
-    :func:`data_fingerprint` of the images it came from."""
+    """Write the bases that :func:`fit_basis` gave ``model`` (all D_t
+    directions of each), with the model's teacher metadata and, if given,
+    the :func:`data_fingerprint` of the images they came from.
+
+    A model with only the pooled target writes a ``kdep_basis/1`` file;
+    one with dense stages a ``kdep_basis_stages/1`` file holding every
+    slot (each with the same metadata a single file has).
+    """
     extra = {} if data is None else dict(data_fingerprint=data)
-    meta = basis_meta(
-        model,
-        **extra,
-        num_images=result['num_images'],
-        rank=int(model.align.rank),
-        rank_rtol=float(model.align.rank_rtol),
-        created=time.strftime('%Y-%m-%d %H:%M:%S'))
-    return save_basis(filename, result['mean'], result['basis'],
-                      result['spectrum'], meta)
+    metas = {}
+    for name, align in model.basis_slots().items():
+        metas[name] = basis_meta(
+            model,
+            name,
+            **extra,
+            num_images=results[name]['num_images'],
+            rank=int(align.rank),
+            rank_rtol=float(align.rank_rtol),
+            created=time.strftime('%Y-%m-%d %H:%M:%S'))
+    if list(metas) == ['pooled']:
+        r = results['pooled']
+        return save_basis(filename, r['mean'], r['basis'], r['spectrum'],
+                          metas['pooled'])
+    payload = {}
+    for name, meta in metas.items():
+        r = results[name]
+        for key in TENSORS:
+            payload[f'{name}.{key}'] = r[key].detach().cpu().float(
+            ).contiguous()
+        meta.update(
+            format=FORMAT, d_t=r['mean'].numel(), k_max=r['basis'].shape[1])
+    payload['meta'] = dict(format=STAGES_FORMAT, slots=metas, **extra)
+    return torch_save_atomic(add_checksum(payload), filename)
+
+
+def _check(filename: str,
+           meta: Dict,
+           expect: Optional[Dict],
+           k: Optional[int],
+           what: str = '') -> None:
+    """Refuse a basis record made for another teacher, tap or width."""
+    problems = []
+    for field in CHECKED_FIELDS:
+        if expect and field in expect and meta.get(field) != expect[field]:
+            problems.append(f'{field}: file has {meta.get(field)!r}, this '
+                            f'model has {expect[field]!r}')
+    if k is not None and meta['k_max'] < k:
+        problems.append(f'directions: file has {meta["k_max"]}, the student '
+                        f'needs k = {k}')
+    if problems:
+        raise ValueError(
+            f'basis file {filename}{what} does not belong to this '
+            f'teacher/tap (it was made from {meta.get("teacher_arch", "?")} '
+            f'with {meta.get("num_images", "?")} images):\n  ' +
+            '\n  '.join(problems) +
+            '\nRecompute it (remove basis_file= to let KDEPBasisHook do it).')
 
 
 def load_basis(filename: str,
@@ -126,44 +174,62 @@ def load_basis(filename: str,
     if not isinstance(obj, dict) or obj.get('meta',
                                             {}).get('format') != FORMAT:
         raise ValueError(f'{filename} is not a kdep_mm basis file')
-    meta = obj['meta']
-    problems = []
-    for field in CHECKED_FIELDS:
-        if expect and field in expect and meta.get(field) != expect[field]:
-            problems.append(f'{field}: file has {meta.get(field)!r}, this '
-                            f'model has {expect[field]!r}')
-    if k is not None and meta['k_max'] < k:
-        problems.append(f'directions: file has {meta["k_max"]}, the student '
-                        f'needs k = {k}')
-    if problems:
-        raise ValueError(
-            f'basis file {filename} does not belong to this teacher/tap '
-            f'(it was made from {meta.get("teacher_arch", "?")} with '
-            f'{meta.get("num_images", "?")} images):\n  ' +
-            '\n  '.join(problems) +
-            '\nRecompute it (remove basis_file= to let KDEPBasisHook do it).')
+    _check(filename, obj['meta'], expect, k)
     return obj
 
 
+def read_slots(filename: str) -> Dict[str, Dict]:
+    """Every basis record of a basis file, by slot name: a single
+    ``kdep_basis/1`` file is the ``pooled`` slot. Each record has ``mean``,
+    ``basis``, ``spectrum`` and its ``meta``."""
+    obj = load_weights(filename)
+    fmt = obj.get('meta', {}).get('format') if isinstance(obj, dict) else None
+    if fmt == FORMAT:
+        return {'pooled': obj}
+    if fmt != STAGES_FORMAT:
+        raise ValueError(f'{filename} is not a kdep_mm basis file')
+    return {
+        name: dict({key: obj[f'{name}.{key}']
+                    for key in TENSORS}, meta=meta)
+        for name, meta in obj['meta']['slots'].items()
+    }
+
+
 def load_basis_into(model, filename: str, data: Optional[str] = None) -> None:
-    """Install the basis of ``filename`` in ``model``'s alignment, refusing
-    one made for another teacher, tap or width (and, if ``data`` is given,
-    for other images than that :func:`data_fingerprint`)."""
-    if not model.align.needs_basis:
+    """Install the bases of ``filename`` in ``model``'s alignments (the
+    pooled target, each dense stage), refusing a file that lacks one of
+    them or made one for another teacher, tap or width (and, if ``data``
+    is given, for other images than that :func:`data_fingerprint`).
+    Nothing is installed unless every slot passes."""
+    slots = model.basis_slots()
+    if not slots:
         raise ValueError(f'{type(model.align).__name__} uses no basis; '
                          'remove basis_file=')
-    obj = load_basis(filename, expect=basis_meta(model), k=model.align.k)
-    if data is not None and obj['meta'].get('data_fingerprint') != data:
+    records = read_slots(filename)
+    missing = [name for name in slots if name not in records]
+    if missing:
         raise ValueError(
-            f'basis file {filename} was computed from other images (data '
-            f"fingerprint {obj['meta'].get('data_fingerprint')!r}, this run "
-            f'{data!r})')
-    model.align.set_basis(
-        obj['mean'],
-        obj['basis'],
-        obj['spectrum'],
-        num_images=obj['meta'].get('num_images', 0))
-    MMLogger.get_current_instance().info(
-        f'KDEP basis loaded from {filename} '
-        f'({obj["meta"].get("num_images")} images, rank '
-        f'{int(model.align.rank)})')
+            f'basis file {filename} has no basis for {missing} (it holds '
+            f'{sorted(records)}): it was made for another model or stages. '
+            'Recompute it (remove basis_file= to let KDEPBasisHook do it).')
+    for name, align in slots.items():
+        meta = records[name]['meta']
+        _check(filename, meta, basis_meta(model, name), align.k,
+               f' ({name})' if name != 'pooled' else '')
+        if data is not None and meta.get('data_fingerprint') != data:
+            raise ValueError(
+                f'basis file {filename} was computed from other images (data'
+                f" fingerprint {meta.get('data_fingerprint')!r}, this run "
+                f'{data!r})')
+    for name, align in slots.items():
+        rec = records[name]
+        align.set_basis(
+            rec['mean'],
+            rec['basis'],
+            rec['spectrum'],
+            num_images=rec['meta'].get('num_images', 0))
+        rows = 'images' if name == 'pooled' else 'rows'
+        MMLogger.get_current_instance().info(
+            f'KDEP basis ({name}) loaded from {filename} '
+            f'({rec["meta"].get("num_images")} {rows}, rank '
+            f'{int(align.rank)})')

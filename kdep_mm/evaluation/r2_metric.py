@@ -12,26 +12,45 @@ from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
 
-def r2_scores(
-    pred: torch.Tensor, target: torch.Tensor,
-    top_k: Sequence[int] = (8, 32)) -> Dict[str, float]:
-    """R^2 of ``pred`` against ``target`` (both (N, k)).
-
-    ``r2`` is ``1 - SSE / SST`` summed over all components (variance
-    weighted); ``r2_top{k}`` the same over the first k components;
-    ``mse`` the mean squared error.
-    """
+def moment_sums(pred: torch.Tensor, target: torch.Tensor) -> Dict:
+    """Per-component sums that R^2 needs, in float64: squared errors,
+    target sums and squared target sums over the rows of (N, k) tensors.
+    Sums add up over batches, images and ranks."""
     pred, target = pred.double(), target.double()
-    err = ((pred - target)**2).sum(0)
-    var = ((target - target.mean(0))**2).sum(0)
+    return dict(
+        err=((pred - target)**2).sum(0),
+        sum=target.sum(0),
+        sq=(target**2).sum(0),
+        n=target.shape[0])
+
+
+def add_sums(parts: Sequence[Dict]) -> Dict:
+    """The :func:`moment_sums` of the union of ``parts``."""
+    return {key: sum(p[key] for p in parts) for key in parts[0]}
+
+
+def r2_from_sums(sums: Dict, top_k: Sequence[int] = (8, 32)) -> Dict:
+    """``r2`` (``1 - SSE / SST`` summed over all components: variance
+    weighted), ``r2_top{k}`` (the same over the first k components) and
+    ``mse`` from :func:`moment_sums`."""
+    err, n = sums['err'], sums['n']
+    var = sums['sq'] - sums['sum']**2 / n
     out = dict(
         r2=float(1 - err.sum() / var.sum().clamp(min=1e-12)),
-        mse=float(((pred - target)**2).mean()))
+        mse=float(err.sum() / (n * err.numel())))
     for k in top_k:
-        if k < target.shape[1]:
+        if k < err.numel():
             out[f'r2_top{k}'] = float(1 - err[:k].sum() /
                                       var[:k].sum().clamp(min=1e-12))
     return out
+
+
+def r2_scores(
+    pred: torch.Tensor, target: torch.Tensor,
+    top_k: Sequence[int] = (8, 32)) -> Dict[str, float]:
+    """R^2 of ``pred`` against ``target`` (both (N, k)); see
+    :func:`r2_from_sums`."""
+    return r2_from_sums(moment_sums(pred, target), top_k)
 
 
 @METRICS.register_module()
@@ -39,7 +58,9 @@ class KDEPR2Metric(BaseMetric):
     """Student R^2 against the KDEP targets, overall and for the top-k.
 
     Use it as ``val_evaluator = dict(type='KDEPR2Metric')`` with a
-    ``val_dataloader`` of held-out images (test-time pipeline).
+    ``val_dataloader`` of held-out images (test-time pipeline). For a
+    :class:`~kdep_mm.models.DenseKDEP` the same scores are given per dense
+    stage over all its locations (``dense_s16_r2`` ...).
 
     Args:
         top_k (Sequence[int]): Leading-component groups to report.
@@ -53,9 +74,20 @@ class KDEPR2Metric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            self.results.append((sample['pred'], sample['target']))
+            result = {
+                name: moment_sums(p, t)
+                for name, (p, t) in sample.get('dense', {}).items()
+            }
+            if 'pred' in sample:
+                result[''] = moment_sums(sample['pred'][None],
+                                         sample['target'][None])
+            self.results.append(result)
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
-        pred = torch.stack([p for p, _ in results])
-        target = torch.stack([t for _, t in results])
-        return r2_scores(pred, target, self.top_k)
+        out = {}
+        for name in results[0]:
+            scores = r2_from_sums(
+                add_sums([r[name] for r in results]), self.top_k)
+            prefix = f'{name}_' if name else ''
+            out.update({prefix + k: v for k, v in scores.items()})
+        return out

@@ -72,6 +72,8 @@ class SVDPTSAlignment(BaseAlignment):
             - 'keep': the reference code's behaviour (noise targets).
         rank_rtol (float): A direction counts towards the rank if its
             singular value exceeds ``rank_rtol`` times the largest.
+        label (str): Names this target in warnings (a dense stage's name);
+            empty for the pooled target.
     """
 
     needs_basis = True
@@ -81,7 +83,8 @@ class SVDPTSAlignment(BaseAlignment):
                  power: float = 3.0,
                  use_pts: bool = True,
                  rank_policy: str = 'mask',
-                 rank_rtol: float = 1e-4):
+                 rank_rtol: float = 1e-4,
+                 label: str = ''):
         super().__init__()
         if rank_policy not in RANK_POLICIES:
             raise ValueError(f'rank_policy must be one of {RANK_POLICIES}, '
@@ -93,17 +96,21 @@ class SVDPTSAlignment(BaseAlignment):
         self.use_pts = use_pts
         self.rank_policy = rank_policy
         self.rank_rtol = rank_rtol
+        self.label = f'{label}: ' if label else ''
 
     def build(self, d_s: int, d_t: int) -> None:
-        if d_s > d_t:
-            raise ValueError(
-                f'the student feature has {d_s} channels but the teacher '
-                f'feature only {d_t}: a PCA basis of the teacher has at most '
-                f'{d_t} directions, so it cannot give the student {d_s} '
-                'targets. Use a wider teacher (or tap), a narrower student, '
-                "or align=dict(type='ParametricAlignment').")
         super().build(d_s, d_t)
-        k = d_s
+        # A PCA basis of the teacher has at most d_t directions. A wider
+        # student distils its first d_t channels (the rule of dense stages,
+        # where early student stages are often wider than the teacher's).
+        k = min(d_s, d_t)
+        if d_s > d_t:
+            warnings.warn(
+                f'{self.label}the student feature has {d_s} channels but '
+                f'the teacher feature only {d_t}: a PCA basis of the teacher has at most '
+                f'{d_t} directions, so student channels {d_t}..{d_s - 1} get '
+                f'no target (only the first {d_t} are distilled). Use a '
+                'wider teacher (or tap) to distil them all.')
         self.register_buffer('mean', torch.zeros(d_t))
         self.register_buffer('basis', torch.zeros(d_t, k))
         self.register_buffer('spectrum', torch.zeros(d_t))
@@ -113,7 +120,8 @@ class SVDPTSAlignment(BaseAlignment):
 
     @property
     def k(self) -> int:
-        """Number of target directions (the student's width)."""
+        """Number of target directions (the student's width, at most the
+        teacher's)."""
         return self.basis.shape[1]
 
     @property
@@ -175,8 +183,8 @@ class SVDPTSAlignment(BaseAlignment):
                 'are rounding noise amplified by PTS',
             }[self.rank_policy]
             warnings.warn(
-                f'the teacher features have numerical rank {rank} < k = '
-                f'{self.k} (singular values below {self.rank_rtol:g} x the '
+                f'{self.label}the teacher features have numerical rank '
+                f'{rank} < k = {self.k} (singular values below {self.rank_rtol:g} x the '
                 f'largest); {handling}.')
 
     def target(self, f_t: torch.Tensor) -> torch.Tensor:
@@ -197,7 +205,7 @@ class SVDPTSAlignment(BaseAlignment):
                 "dict(type='KDEPBasisHook') to custom_hooks, or set "
                 'basis_file= in the model config')
         target = self.target(f_t)
-        pred = f_s.float()
+        pred = f_s[:, :self.k].float()  # a wider student: its first k
         if self.rank_policy == 'mask':
             r = self.num_targets
             return pred[:, :r], target[:, :r]

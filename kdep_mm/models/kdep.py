@@ -127,6 +127,25 @@ class KDEP(BaseModel):
             self.backbone.train(was_training)
         return d_s, d_t
 
+    def basis_slots(self) -> Dict[str, BaseAlignment]:
+        """The alignments whose basis comes from the teacher's features,
+        by name (the basis pass, the basis file and its checks use it)."""
+        return {'pooled': self.align} if self.align.needs_basis else {}
+
+    def slot_identity(self, name: str) -> Dict:
+        """The teacher tap and width that slot ``name``'s basis belongs to
+        (recorded in the basis file, checked at load)."""
+        assert name == 'pooled', name
+        return dict(
+            teacher_tap=self.teacher_meta['tap'],
+            d_t=self.teacher_meta['width'])
+
+    @torch.no_grad()
+    def basis_features(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Per basis slot, the teacher's feature rows (N, D_t) of a batch
+        that its basis is computed from."""
+        return {'pooled': self.extract_teacher_feat(inputs)}
+
     def kdep_meta(self) -> Dict:
         """What a checkpoint records about this distillation."""
         return dict(

@@ -29,9 +29,29 @@ import torch
 import torch.nn as nn
 
 
-def _pool(x: torch.Tensor, pool: str) -> torch.Tensor:
+def _to_map(x: torch.Tensor, skip_tokens: int) -> torch.Tensor:
+    """A copy of a (B, C, H, W) map (an in-place activation may follow the
+    tap), or ViT tokens (B, skip + h * w, C) as a square (B, C, h, w)."""
+    if x.dim() == 4:
+        return x.clone()
+    if x.dim() != 3:
+        raise ValueError(f'pool=map needs a (B, C, H, W) map or (B, N, C) '
+                         f'tokens, got shape {tuple(x.shape)}')
+    tokens = x[:, skip_tokens:]
+    side = int(round(tokens.shape[1]**0.5))
+    if side * side != tokens.shape[1]:
+        raise ValueError(
+            f'pool=map: {tokens.shape[1]} tokens (after skipping '
+            f'{skip_tokens}) are not a square grid; dense targets of a '
+            'token network need square inputs (or set skip_tokens=)')
+    return tokens.transpose(1, 2).reshape(x.shape[0], x.shape[2], side, side)
+
+
+def _pool(x: torch.Tensor, pool: str, skip_tokens: int = 0) -> torch.Tensor:
     if isinstance(x, (tuple, list)):
         x = x[-1]
+    if pool == 'map':
+        return _to_map(x, skip_tokens)
     if pool == 'none':
         return x.flatten(1) if x.dim() > 2 else x
     if pool == 'avg':
@@ -42,7 +62,7 @@ def _pool(x: torch.Tensor, pool: str) -> torch.Tensor:
         return x
     if pool == 'token0':  # e.g. a ViT's class token
         return x[:, 0]
-    raise ValueError(f'unknown pool {pool!r}; use avg, token0 or none')
+    raise ValueError(f'unknown pool {pool!r}; use avg, token0, map or none')
 
 
 def _find_module(root: nn.Module, path: str) -> nn.Module:
@@ -69,26 +89,32 @@ class FeatureTap:
             keep (modules such as ResNet's shared ReLU run several times);
             -1 keeps the last.
         pool (str): 'avg' (global average over space or tokens), 'token0',
-            or 'none'.
+            'map' (the whole (B, C, H, W) map; ViT tokens reshaped to one,
+            see ``skip_tokens``), or 'none'.
+        skip_tokens (int): For ``pool='map'`` on tokens: how many leading
+            tokens (class, register) are not part of the patch grid.
     """
 
     def __init__(self,
                  module: str,
                  hook: str = 'output',
                  call: int = -1,
-                 pool: str = 'avg'):
+                 pool: str = 'avg',
+                 skip_tokens: int = 0):
         assert hook in ('input', 'output'), hook
         self.module = module
         self.hook = hook
         self.call = call
         self.pool = pool
+        self.skip_tokens = skip_tokens
         self._calls = []
         self._handles = []
 
     def describe(self) -> str:
         """A stable text identity (stored with the basis)."""
-        return (f'{self.module}:{self.hook}[call={self.call}]'
+        text = (f'{self.module}:{self.hook}[call={self.call}]'
                 f':pool={self.pool}')
+        return text + (f':skip={self.skip_tokens}' if self.skip_tokens else '')
 
     def attach(self, network: nn.Module) -> 'FeatureTap':
         """Register the hook on ``network``; returns self."""
@@ -106,11 +132,16 @@ class FeatureTap:
             h.remove()
         self._handles = []
 
+    def _record(self, x) -> None:
+        self._calls.append(_pool(x, self.pool, self.skip_tokens))
+        if self.call < 0 and self.pool == 'map':
+            del self._calls[:self.call]  # maps: keep only what pop() reads
+
     def _on_input(self, module, args):
-        self._calls.append(_pool(args[0], self.pool))
+        self._record(args[0])
 
     def _on_output(self, module, args, output):
-        self._calls.append(_pool(output, self.pool))
+        self._record(output)
 
     def reset(self) -> None:
         self._calls = []

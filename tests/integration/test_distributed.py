@@ -48,7 +48,7 @@ def single_process_basis(cfg_file):
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     stats = collect_statistics(
         model, loader, logger=MMLogger.get_current_instance())
-    return stats.decompose()
+    return stats['pooled'].decompose()
 
 
 def test_two_processes_agree(tiny_setup, tmp_path):

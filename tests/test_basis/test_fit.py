@@ -25,7 +25,8 @@ def test_rank_deficient_teacher_is_detected(backbone_file):
     images = torch.rand(400, 3, 32, 32) * 255
     stats = collect_statistics(
         model, Batches(images, 100), logger=_NullLogger())
-    res = stats.decompose()
+    assert list(stats) == ['pooled']
+    res = stats['pooled'].decompose()
     with pytest.warns(UserWarning, match='numerical rank 160 < k = 512'):
         model.align.set_basis(res['mean'], res['basis'], res['spectrum'],
                               res['num_images'])
@@ -50,6 +51,8 @@ def test_fit_basis_installs_the_teacher_statistics(r34_teacher):
     logger = _NullLogger()
     with pytest.warns(UserWarning, match='numerical rank 29 < k = 512'):
         res = fit_basis(model, Batches(images, 16), 30, logger=logger)
+    assert list(res) == ['pooled']
+    res = res['pooled']
     assert res['num_images'] == 30 and int(model.align.num_images) == 30
     x = model.data_preprocessor(dict(inputs=list(images[:30])))['inputs']
     ref = StreamingCovariance(512)

@@ -176,7 +176,8 @@ def test_save_model_basis_and_load_basis_into(tmp_path, r34_teacher):
     model = build_kdep(r34_teacher)
     with pytest.warns(UserWarning, match='numerical rank'):
         res = dict(fill_basis(model), num_images=24)
-    path = save_model_basis(model, res, str(tmp_path / 'basis.pth'))
+    path = save_model_basis(model, dict(pooled=res),
+                            str(tmp_path / 'basis.pth'))
     obj = load_basis(path, expect=basis_meta(model), k=512)
     assert obj['meta']['num_images'] == 24
     assert obj['meta']['rank'] == int(model.align.rank) == 23

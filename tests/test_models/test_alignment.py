@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from kdep_mm.models import SVDPTSAlignment
-from tests.helpers.tiny import basis_of
+from tests.helpers.tiny import basis_of, set_random_basis
 
 
 def test_pts_target_formula():
@@ -27,9 +27,25 @@ def test_pts_target_formula():
     torch.testing.assert_close(no_pts(f_s, f_t)[1], z)
 
 
-def test_width_errors_at_build():
-    with pytest.raises(ValueError, match='only 512'):
-        SVDPTSAlignment().build(d_s=1280, d_t=512)
+@pytest.mark.parametrize('policy', ['mask', 'zero', 'keep'])
+def test_a_wider_student_distils_its_first_d_t_channels(policy):
+    """d_s = 12 > d_t = 8: k = 8, a warning names channels 8..11, and with
+    every policy the prediction is the student's first 8 channels."""
+    align = SVDPTSAlignment(rank_policy=policy, label='dense_s8')
+    with pytest.warns(
+            UserWarning,
+            match=r'dense_s8: .*12 channels.*only 8.*channels '
+            r'8\.\.11 get no target'):
+        align.build(d_s=12, d_t=8)
+    assert align.k == 8
+    set_random_basis(align)
+    f_s, f_t = torch.randn(3, 12), torch.randn(3, 8)
+    pred, target = align(f_s, f_t)
+    assert pred.shape == target.shape == (3, 8)
+    assert torch.equal(pred, f_s[:, :8])
+
+
+def test_basis_and_initialisation_errors():
     align = SVDPTSAlignment()
     align.build(4, 8)
     with pytest.raises(ValueError, match='does not fit'):

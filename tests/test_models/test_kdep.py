@@ -39,21 +39,31 @@ def test_training_steps_leave_the_teacher_unchanged(r34_teacher):
     assert not torch.equal(model.backbone.conv1.weight, student_before)
 
 
-def test_student_wider_than_teacher_fails_at_build(backbone_file):
+def test_a_student_wider_than_the_teacher_distils_its_first_channels(
+        backbone_file):
+    """ResNet-50 (2048) from a ResNet-18 teacher (512): the basis has 512
+    directions, so the student's first 512 channels get targets and the
+    warning names the 1536 without one (the rule of dense stages)."""
     cfg = dict(type='ResNet', depth=18)
     teacher = dict(model=cfg, checkpoint=backbone_file(cfg))
-    with pytest.raises(ValueError, match='2048 channels but the teacher'):
-        build_kdep(teacher, backbone=dict(type='ResNet', depth=50))
-
-
-def test_incompatible_teacher_and_student_widths(tiny_setup):
-    # MobileNetV2 (1280 channels) cannot regress on a 512-d ResNet-18.
-    with pytest.raises(ValueError, match=r'1280 channels.*only 512'):
-        build_kdep(
-            dict(
-                model=dict(type='ResNet', depth=18),
-                checkpoint=tiny_setup['teacher']),
-            backbone=dict(type='MobileNetV2', widen_factor=1.0))
+    with pytest.warns(
+            UserWarning,
+            match=r'2048 channels.*only 512.*'
+            r'channels 512\.\.2047 get no target'):
+        model = build_kdep(teacher, backbone=dict(type='ResNet', depth=50))
+    assert (model.align.d_s, model.align.d_t, model.align.k) == (2048, 512,
+                                                                 512)
+    with pytest.warns(UserWarning, match='numerical rank 39 < k = 512'):
+        fill_basis(model, n=40)
+    pred, target = model._aligned(torch.randn(2, 3, 32, 32))
+    assert pred.shape == target.shape == (2, 39)
+    x = torch.randn(2, 3, 32, 32)
+    model.zero_grad()
+    model.loss_module(*model._aligned(x)).backward()
+    # channels beyond 512 (indeed beyond the rank) receive no gradient
+    grad = model.backbone.layer4[-1].conv3.weight.grad
+    assert grad is not None and grad.shape[0] == 2048
+    assert (grad[512:] == 0).all() and grad[:512].abs().sum() > 0
 
 
 def test_kdep_meta_describes_student_and_teacher(r34_teacher):

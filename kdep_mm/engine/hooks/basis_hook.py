@@ -55,8 +55,8 @@ class KDEPBasisHook(Hook):
 
     def before_train(self, runner) -> None:
         model = unwrap_model(runner.model)
-        align = getattr(model, 'align', None)
-        if align is None or not getattr(align, 'needs_basis', False):
+        slots = model.basis_slots() if hasattr(model, 'basis_slots') else {}
+        if not slots:
             return
         if self.preflight:
             loader = runner.cfg.get('train_dataloader') or {}
@@ -64,11 +64,10 @@ class KDEPBasisHook(Hook):
                 runner.train_dataloader.dataset,
                 workers=loader.get('num_workers', 0),
                 logger=runner.logger)
-        if align.is_initialized:
+        if all(a.is_initialized for a in slots.values()):
             runner.logger.info(
                 'KDEP basis already present (basis file or resumed '
-                f'checkpoint: {int(align.num_images)} images, rank '
-                f'{int(align.rank)}); not recomputing it')
+                f'checkpoint: {_describe(slots)}); not recomputing it')
             return
         out_file = self.out_file
         if out_file is None:
@@ -99,6 +98,14 @@ class KDEPBasisHook(Hook):
                            f'recomputing it: {e}')
             return False
         logger.info(f'KDEP basis reused from {out_file} (this teacher, tap '
-                    f'and images; {int(model.align.num_images)} images, rank '
-                    f'{int(model.align.rank)}); delete it to recompute')
+                    f'and images; {_describe(model.basis_slots())}); delete '
+                    'it to recompute')
         return True
+
+
+def _describe(slots) -> str:
+    """``<n> images, rank <r>`` of each basis slot."""
+    return '; '.join(
+        ('' if name == 'pooled' else f'{name}: ') +
+        f'{int(a.num_images)} {"images" if name == "pooled" else "rows"}, '
+        f'rank {int(a.rank)}' for name, a in slots.items())

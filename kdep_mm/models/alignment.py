@@ -107,10 +107,10 @@ class SVDPTSAlignment(BaseAlignment):
         if d_s > d_t:
             warnings.warn(
                 f'{self.label}the student feature has {d_s} channels but '
-                f'the teacher feature only {d_t}: a PCA basis of the teacher has at most '
-                f'{d_t} directions, so student channels {d_t}..{d_s - 1} get '
-                f'no target (only the first {d_t} are distilled). Use a '
-                'wider teacher (or tap) to distil them all.')
+                f'the teacher feature only {d_t}: a PCA basis of the '
+                f'teacher has at most {d_t} directions, so student channels '
+                f'{d_t}..{d_s - 1} get no target (only the first {d_t} are '
+                'distilled). Use a wider teacher (or tap) to distil them all.')
         self.register_buffer('mean', torch.zeros(d_t))
         self.register_buffer('basis', torch.zeros(d_t, k))
         self.register_buffer('spectrum', torch.zeros(d_t))
@@ -184,8 +184,8 @@ class SVDPTSAlignment(BaseAlignment):
             }[self.rank_policy]
             warnings.warn(
                 f'{self.label}the teacher features have numerical rank '
-                f'{rank} < k = {self.k} (singular values below {self.rank_rtol:g} x the '
-                f'largest); {handling}.')
+                f'{rank} < k = {self.k} (singular values below '
+                f'{self.rank_rtol:g} x the largest); {handling}.')
 
     def target(self, f_t: torch.Tensor) -> torch.Tensor:
         """``PTS((f_t - mean) @ V)``, in float32 even under autocast."""

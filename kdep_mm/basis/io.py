@@ -148,7 +148,8 @@ def _check(filename: str,
         raise ValueError(
             f'basis file {filename}{what} does not belong to this '
             f'teacher/tap (it was made from {meta.get("teacher_arch", "?")} '
-            f'with {meta.get("num_images", "?")} images):\n  ' +
+            f'with {meta.get("num_images", "?")} '
+            f'{"location vectors" if what else "images"}):\n  ' +
             '\n  '.join(problems) +
             '\nRecompute it (remove basis_file= to let KDEPBasisHook do it).')
 

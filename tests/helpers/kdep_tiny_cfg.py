@@ -43,12 +43,14 @@ def write_tiny_config(path: str,
                       epochs: int = 2,
                       batch: int = 8,
                       lr: float = 0.05,
-                      model_extra: str = '') -> str:
-    """Write a config that inherits the real KDEP config and shrinks it."""
+                      model_extra: str = '',
+                      base: str = REAL_CONFIG) -> str:
+    """Write a config that inherits a real KDEP config (by default the
+    paper's recipe) and shrinks it."""
     with open(path, 'w') as f:
         f.write(
             TEMPLATE.format(
-                base=REAL_CONFIG,
+                base=base,
                 data_root=data_root,
                 batch=batch,
                 teacher_model=teacher['model'],

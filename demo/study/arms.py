@@ -64,6 +64,16 @@ ARMS: List[Dict] = [
         label='logit KD, 10%',
         config='logitkd_mbv2-r18_pool-10pct.py',
         kind='kdep'),
+    dict(
+        name='pooleddense10',
+        label='KDEP pooled + dense, 10%',
+        config='kdep-pooled-dense_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
+        name='dense10',
+        label='KDEP dense only, 10%',
+        config='kdep-dense_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
 ]
 ARM_NAMES = [a['name'] for a in ARMS]
 #: ``zero_init_residual`` values in the scratch arm's grid (the libraries'
@@ -72,7 +82,10 @@ SCRATCH_INITS = (True, False)
 #: The paired comparisons the report makes (first minus second).
 PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
          ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
-         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'))
+         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'),
+         ('pooleddense10', 'kdep10'), ('dense10', 'kdep10'),
+         ('pooleddense10', 'sup10'), ('dense10', 'sup10'),
+         ('pooleddense10', 'sup100'), ('dense10', 'sup100'))
 #: Learning-rate grid of each task (every arm gets the same grid).
 LR_GRID = dict(
     cls=(0.02, 0.05),

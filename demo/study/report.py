@@ -32,7 +32,9 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         kdep100='*',
         logitkd10='^',
         parametric10='v',
-        nopts10='o')
+        nopts10='o',
+        pooleddense10='P',
+        dense10='X')
     colours = dict(
         sup10='tab:gray',
         sup100='tab:blue',
@@ -41,7 +43,9 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         kdep100='darkred',
         logitkd10='tab:green',
         parametric10='tab:purple',
-        nopts10='tab:orange')
+        nopts10='tab:orange',
+        pooleddense10='tab:pink',
+        dense10='tab:brown')
     for r in pts:
         if r['arm'] == 'scratch':
             ax.axhline(r['average'], ls='--', c='k', lw=1, label=r['label'])

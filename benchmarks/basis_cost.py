@@ -15,6 +15,12 @@ Each method runs in its own subprocess, so its peak resident memory
 generates one chunk gives the baseline that is subtracted.
 
     python benchmarks/basis_cost.py --n 100000 --dim 2048 --k 512
+
+The map case of dense targets (one row per location: N images x L
+locations), e.g. ResNet-50's stride-16 map at 224 px (14 x 14, 1024-d)::
+
+    python benchmarks/basis_cost.py --n 1000 --locations 196 --dim 1024 \
+        --k 256
 """
 import argparse
 import json
@@ -139,7 +145,12 @@ def compare(a: Dict, b: Dict, k: int) -> Dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--n', type=int, default=100000, help='feature rows N')
+    p.add_argument('--n', type=int, default=100000, help='images N')
+    p.add_argument(
+        '--locations',
+        type=int,
+        default=1,
+        help='rows per image (1: the pooled target; H x W: a dense map)')
     p.add_argument('--dim', type=int, default=2048, help='D_t')
     p.add_argument(
         '--k',
@@ -184,7 +195,8 @@ def main():
         for n in ns:
             for method in ('stream', 'svd'):
                 path = osp.join(tmp, f'{method}_{n}.pt')
-                r = spawn(args, method, n, path)
+                r = spawn(args, method, n * args.locations, path)
+                r['images'] = n
                 r['peak_over_baseline_mib'] = r['maxrss_mib'] - base[
                     'maxrss_mib']
                 rows.append(r)
@@ -238,13 +250,15 @@ def main():
         f"{args.noise}, chunks of {args.chunk} rows; peak memory = the "
         f"subprocess's ru_maxrss minus a baseline of "
         f"{base['maxrss_mib']:.0f} MiB (imports + one chunk).", '',
-        '| method | N | basis time (s) | generating (s) | peak over '
-        'baseline (MiB) |', '|---|---|---|---|---|'
+        f'Rows per image: {args.locations} (1: pooled; H x W: a map).', '',
+        '| method | images | rows | basis time (s) | generating (s) | peak '
+        'over baseline (MiB) |', '|---|---|---|---|---|---|'
     ]
     for r in rows:
         name = ('streaming covariance (float64) + eigh' if r['method']
                 == 'stream' else 'N x D_t matrix + torch.linalg.svd')
-        lines.append(f"| {name} | {r['n']} | {r['seconds_basis']:.1f} | "
+        lines.append(f"| {name} | {r['images']} | {r['n']} | "
+                     f"{r['seconds_basis']:.1f} | "
                      f"{r['seconds_generate']:.1f} | "
                      f"{r['peak_over_baseline_mib']:.0f} |")
     lines += [
@@ -260,7 +274,8 @@ def main():
                      f"{c['spectrum_max_rel_diff']:.3g} |")
     md = '\n'.join(lines) + '\n'
     os.makedirs(args.out_dir, exist_ok=True)
-    tag = args.tag or f'basis_cost_n{args.n}_d{args.dim}'
+    tag = args.tag or f'basis_cost_n{args.n}_d{args.dim}' + (
+        f'_l{args.locations}' if args.locations > 1 else '')
     with open(osp.join(args.out_dir, tag + '.md'), 'w') as f:
         f.write(md)
     with open(osp.join(args.out_dir, tag + '.json'), 'w') as f:

@@ -12,6 +12,7 @@ the last pre-activation point of each stage:
   1x1 projection, so a block's output is pre-activation) and
   ``conv2.bn`` (the pooled tap's point, stride 32);
 * ``ConvNeXt``: each ``stages.<i>`` output (a residual sum, no activation);
+* ``TIMMBackbone`` (any timm model): see :mod:`.timm_taps`;
 * ``VisionTransformer``: the final token grid (after ``ln1`` when the model
   has a final norm), its class/extra tokens dropped and reshaped to
   ``(B, C, h, w)``; one candidate at the patch stride.
@@ -34,6 +35,9 @@ from .taps import FeatureTap
 def map_tap_candidates(network: nn.Module) -> Optional[List[dict]]:
     """The built-in map taps of ``network`` (shallow to deep), or None."""
     name = type(network).__name__
+    if name == 'TIMMBackbone':
+        from .timm_taps import timm_map_candidates
+        return timm_map_candidates(network)
     if hasattr(network, 'res_layers'):
         return [
             dict(

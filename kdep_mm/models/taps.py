@@ -17,6 +17,8 @@ forward pass, the pooled value at one point of it:
   feeds the head (pooled). ``VisionTransformer``: the feature its
   ``out_type`` hands the head (class token after the final norm, or the
   normalised mean of patch tokens).
+* ``TIMMBackbone`` (any timm model): its pre-logits feature, see
+  :mod:`kdep_mm.models.timm_taps`.
 * anything else: ``dict(module='path.to.module', hook='input' | 'output',
   call=-1, pool='avg' | 'token0' | 'none')`` names the point.
 
@@ -195,7 +197,8 @@ def default_tap_cfg(network: nn.Module) -> Optional[dict]:
     MobileNetV3: the output of the last 1x1 conv's BatchNorm, before its
     Swish / HSwish. ConvNeXt, Swin: the output of the last stage's norm
     (ConvNeXt's normalised pooled feature; Swin's normalised tokens,
-    averaged). VisionTransformer: see :func:`_vit_tap`.
+    averaged). VisionTransformer: see :func:`_vit_tap`. ``TIMMBackbone``
+    (any timm model): see :mod:`.timm_taps`.
     """
     name = type(network).__name__
     if hasattr(network, 'res_layers'):
@@ -215,6 +218,9 @@ def default_tap_cfg(network: nn.Module) -> Optional[dict]:
         return dict(module=_last_norm(network), hook='output', call=-1)
     if name == 'VisionTransformer':
         return _vit_tap(network)
+    if name == 'TIMMBackbone':
+        from .timm_taps import timm_tap_cfg
+        return timm_tap_cfg(network)
     return None
 
 

@@ -22,12 +22,22 @@ def weights_fingerprint(module: nn.Module) -> str:
     return tensors_digest(module.state_dict())[:16]
 
 
+def _timm_hub_weights(model_cfg: dict) -> bool:
+    """A ``TIMMBackbone`` whose weights timm itself loads at build time
+    (``pretrained=True``: the model hub, for users who can reach it)."""
+    return isinstance(model_cfg, dict) and str(model_cfg.get(
+        'type', '')).endswith('TIMMBackbone') and bool(
+            model_cfg.get('pretrained'))
+
+
 def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
     """Build the teacher network and load its weights strictly.
 
     Args:
         cfg (dict): ``model`` (any mmpretrain model config: a backbone or a
-            whole classifier), ``checkpoint`` (path or URL; required),
+            whole classifier), ``checkpoint`` (path or URL; required, except
+            for a ``TIMMBackbone`` with ``pretrained=True``, which timm
+            loads from its hub; a checkpoint given as well wins),
             ``prefix`` (optional: load only keys under it, e.g.
             ``'backbone.'`` to take a backbone out of a classifier file).
 
@@ -46,20 +56,28 @@ def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
             'teacher must be dict(model=<mmpretrain model config>, '
             f'checkpoint=<path or URL>, prefix=None); got keys {sorted(cfg)}')
     checkpoint = cfg.get('checkpoint')
-    if not checkpoint:
+    hub = _timm_hub_weights(cfg['model'])
+    if not checkpoint and not hub:
         raise ValueError('teacher.checkpoint is required: KDEP distils a '
-                         'pre-trained teacher, not a random one')
+                         'pre-trained teacher, not a random one (or a '
+                         "TIMMBackbone with pretrained=True from timm's hub)")
     model_cfg = copy.deepcopy(cfg['model'])
     model_cfg.pop('init_cfg', None)
     if isinstance(model_cfg.get('backbone'), dict):
         model_cfg['backbone'].pop('init_cfg', None)
+    if checkpoint and hub:  # the local file wins; nothing is downloaded
+        model_cfg['pretrained'] = False
     teacher = build_mmpretrain(model_cfg)
-    state = get_state_dict(load_weights(checkpoint), prefix=cfg.get('prefix'))
-    load_state_dict_strict(
-        teacher,
-        state,
-        source=f'teacher checkpoint {checkpoint}',
-        ignore_missing=('num_batches_tracked', ))
+    if checkpoint:
+        state = get_state_dict(
+            load_weights(checkpoint), prefix=cfg.get('prefix'))
+        load_state_dict_strict(
+            teacher,
+            state,
+            source=f'teacher checkpoint {checkpoint}',
+            ignore_missing=('num_batches_tracked', ))
+    else:
+        checkpoint = f"timm hub: {cfg['model']['model_name']}"
     teacher.eval()
     teacher.requires_grad_(False)
     info = dict(

@@ -3,14 +3,17 @@ teacher's spectrum with the targets' per-direction spread before and after
 PTS, as PNG files and ``analysis.json``."""
 import os.path as osp
 
-from .cfg_options import TEACHER_FILE
+from .cfg_options import TEACHERS
 from .finetune import dump_json, load_json
 from .report import (plot_pretrain_curves, plot_spectrum, pretrain_curves,
                      read_scalars)
-from .stages import PRETRAIN_CONFIG, banner
+from .stages import banner, pretrain_config
 
 
-def pts_statistics(basis_file: str, data_root: str, max_images: int = 1000):
+def pts_statistics(basis_file: str,
+                   data_root: str,
+                   max_images: int = 1000,
+                   teacher: str = 'mobilenetv2'):
     """Per-direction std of the teacher's projected features before and
     after PTS on the held-out pool images, computed directly: the teacher
     (the pre-training config's) on the val images, ``(f - mean) @ V``, then
@@ -23,10 +26,11 @@ def pts_statistics(basis_file: str, data_root: str, max_images: int = 1000):
 
     import kdep_mm  # noqa: F401
     from kdep_mm.basis import load_basis
-    cfg = Config.fromfile(PRETRAIN_CONFIG)
+    cfg = Config.fromfile(pretrain_config(teacher))
     init_default_scope('mmpretrain')
     model_cfg = cfg.model.copy()
-    model_cfg.teacher.checkpoint = osp.join(data_root, TEACHER_FILE)
+    model_cfg.teacher.checkpoint = osp.join(data_root,
+                                            TEACHERS[teacher]['file'])
     model_cfg.basis_file = basis_file
     model = MODELS.build(model_cfg).eval()
     ds_cfg = cfg.val_dataloader.dataset.copy()
@@ -64,7 +68,10 @@ def stage_analysis(args, pre: dict) -> dict:
         return load_json(out)
     curves = pretrain_curves(read_scalars(pre['work_dir']))
     plot_pretrain_curves(curves, curves_png)
-    stats = pts_statistics(pre['basis'], args.data_root)
+    stats = pts_statistics(
+        pre['basis'],
+        args.data_root,
+        teacher=getattr(args, 'teacher', 'mobilenetv2'))
     plot_spectrum(
         stats['spectrum'],
         stats['target_std'],

@@ -11,20 +11,31 @@ config file does). ``tests/demo`` checks that no copy is left behind.
 """
 from typing import List
 
-#: The teacher file under the data root (``python -m demo.prepare_assets``).
-TEACHER_FILE = 'teachers/mobilenet-v2_in1k.pth'
+#: The demo's real teachers: their file under the data root (``python -m
+#: demo.prepare_assets``) and the demo pre-training config that uses them.
+TEACHERS = dict(
+    mobilenetv2=dict(
+        file='teachers/mobilenet-v2_in1k.pth',
+        config='kdep_mbv2-r18_demo-pool.py'),
+    lite2=dict(
+        file='teacher_lite2/efficientnet-lite2_in1k.pth',
+        config='kdep_lite2-r18_demo-pool.py'))
+#: The default teacher's file.
+TEACHER_FILE = TEACHERS['mobilenetv2']['file']
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def kdep_pool_options(data_root: str) -> List[str]:
+def kdep_pool_options(data_root: str,
+                      teacher: str = 'mobilenetv2') -> List[str]:
     """Data root of a KDEP pre-training on the demo pool: the demo's
-    ``demo/configs/pretrain/kdep_mbv2-r18_demo-pool.py`` and the study's
-    KDEP-family arms (the pool images and the teacher file)."""
+    ``demo/configs/pretrain/kdep_*_demo-pool.py`` and the study's
+    KDEP-family arms (the pool images and the file of ``teacher``, a key
+    of :data:`TEACHERS`)."""
     root = data_root.rstrip('/')
     return [f'data_root={data_root}'] + [
         f'{loader}.dataset.data_root={root}/pool' for loader in _LOADERS
-    ] + [f'model.teacher.checkpoint={root}/{TEACHER_FILE}']
+    ] + [f"model.teacher.checkpoint={root}/{TEACHERS[teacher]['file']}"]
 
 
 def sup_pool_options(data_root: str) -> List[str]:

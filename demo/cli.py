@@ -33,6 +33,7 @@ import time
 
 from . import ROOT, DemoError, finetune
 from .analysis import stage_analysis
+from .cfg_options import TEACHERS
 from .finetune import TASKS
 from .progress import Progress
 from .stages import (DEFAULT_TASKS, stage_assets, stage_downstream,
@@ -43,7 +44,16 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog='python -m demo', description=__doc__.split('\n')[0])
     parser.add_argument(
-        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
+        '--work-dir',
+        default=None,
+        help='default: work_dirs/demo (work_dirs/demo_<teacher> for a '
+        'teacher other than the default)')
+    parser.add_argument(
+        '--teacher',
+        default='mobilenetv2',
+        choices=sorted(TEACHERS),
+        help='the real ImageNet teacher: mobilenetv2 (default, 71.9%% '
+        'top-1) or lite2 (EfficientNet-Lite2, about 77.6%%)')
     parser.add_argument('--data-root', default=osp.join(ROOT, 'data', 'demo'))
     parser.add_argument(
         '--tasks',
@@ -89,6 +99,10 @@ def parse_args(argv=None):
         help="print the runners' output (it always goes to the stage logs)"
         ' instead of the one progress line')
     args = parser.parse_args(argv)
+    if args.work_dir is None:
+        name = 'demo' if args.teacher == 'mobilenetv2' else \
+            f'demo_{args.teacher}'
+        args.work_dir = osp.join(ROOT, 'work_dirs', name)
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
     names = list(TASKS)

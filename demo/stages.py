@@ -13,14 +13,24 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import CONFIG_DIR, ROOT, DemoError
-from .cfg_options import kdep_pool_options
+from .cfg_options import TEACHERS, kdep_pool_options
 from .finetune import finetune, load_json
 from .finetune import run_command as run
 from .report import (kdep_wins, pretrain_curves, read_scalars, run_seconds,
                      write_results)
 
 PRETRAIN_CONFIG = osp.join(CONFIG_DIR, 'pretrain',
-                           'kdep_mbv2-r18_demo-pool.py')
+                           TEACHERS['mobilenetv2']['config'])
+#: What the banner calls each teacher.
+TEACHER_NAMES = dict(
+    mobilenetv2='ImageNet MobileNetV2', lite2='ImageNet EfficientNet-Lite2')
+
+
+def pretrain_config(teacher: str = 'mobilenetv2') -> str:
+    """The demo pre-training config of ``teacher`` (a key of TEACHERS)."""
+    return osp.join(CONFIG_DIR, 'pretrain', TEACHERS[teacher]['config'])
+
+
 DEFAULT_TASKS = ('cls', 'det', 'seg')
 ARMS = ('kdep', 'scratch')
 
@@ -39,7 +49,8 @@ def stage_assets(args) -> dict:
 
 
 def stage_pretrain(args) -> dict:
-    banner('2/7 KDEP pre-training: ImageNet MobileNetV2 -> ResNet-18 '
+    teacher = getattr(args, 'teacher', 'mobilenetv2')
+    banner(f'2/7 KDEP pre-training: {TEACHER_NAMES[teacher]} -> ResNet-18 '
            f'({args.pretrain_epochs} epochs, 6,000 unlabelled images)')
     work = osp.join(args.work_dir, 'pretrain')
     exported = glob.glob(osp.join(work, 'kdep_*-*.pth'))
@@ -48,9 +59,9 @@ def stage_pretrain(args) -> dict:
     else:
         n = args.pretrain_epochs
         cmd = [
-            sys.executable, 'tools/train.py', PRETRAIN_CONFIG, '--work-dir',
-            work, '--cfg-options'
-        ] + kdep_pool_options(args.data_root) + [
+            sys.executable, 'tools/train.py',
+            pretrain_config(teacher), '--work-dir', work, '--cfg-options'
+        ] + kdep_pool_options(args.data_root, teacher) + [
             f'train_cfg.max_epochs={n}', f'param_scheduler.T_max={n}'
         ]
         if osp.exists(osp.join(work, 'last_checkpoint')):

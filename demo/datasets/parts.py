@@ -11,6 +11,7 @@ Layout (``<root>`` defaults to ``<repo>/data/demo``)::
 
     teachers/mobilenet-v2_in1k.pth   mmpretrain ImageClassifier layout
     teachers/teacher_check.json      top-5 of the teacher on real photos
+    teacher_lite2/                   EfficientNet-Lite2 (timm) and its check
     pool/train/*.png, pool/val/*.png unlabelled distillation images
     pool/meta/{train,val}_labeled.txt, classes.txt  (labels, for baselines)
     cls/mnist5k/, cls/elpv/          images/ + meta/{train,val,test}.txt
@@ -27,11 +28,12 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from kdep_mm.utils.fileio import atomic_write
 from ..assets import AssetError, PackageStore
-from . import elpv, glyphs, mnist5k, pool, teacher, trees
+from . import elpv, glyphs, mnist5k, pool, teacher, teacher_lite2, trees
 
 #: The builder module of each part, in build order.
 PART_MODULES = dict(
     teacher=teacher,
+    teacher_lite2=teacher_lite2,
     pool=pool,
     cls_mnist5k=mnist5k,
     cls_elpv=elpv,

@@ -65,6 +65,12 @@ ARMS: List[Dict] = [
         config='logitkd_mbv2-r18_pool-10pct.py',
         kind='kdep'),
     dict(
+        name='kdep10_lite2',
+        label='KDEP (SVD+PTS), 10%, EfficientNet-Lite2 teacher',
+        config='kdep-lite2_r18_pool-10pct.py',
+        kind='kdep',
+        teacher='lite2'),
+    dict(
         name='pooleddense10',
         label='KDEP pooled + dense, 10%',
         config='kdep-pooled-dense_mbv2-r18_pool-10pct.py',
@@ -83,9 +89,10 @@ SCRATCH_INITS = (True, False)
 PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
          ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
          ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'),
-         ('pooleddense10', 'kdep10'), ('dense10', 'kdep10'),
-         ('pooleddense10', 'sup10'), ('dense10', 'sup10'),
-         ('pooleddense10', 'sup100'), ('dense10', 'sup100'))
+         ('kdep10_lite2', 'kdep10'), ('pooleddense10', 'kdep10'),
+         ('dense10', 'kdep10'), ('pooleddense10', 'sup10'),
+         ('dense10', 'sup10'), ('pooleddense10', 'sup100'), ('dense10',
+                                                             'sup100'))
 #: Learning-rate grid of each task (every arm gets the same grid).
 LR_GRID = dict(
     cls=(0.02, 0.05),
@@ -97,8 +104,6 @@ LR_GRID = dict(
 #: average of the fine-tune tasks, not in it.
 READOUTS = ('segfrozen', )
 DEFAULT_TASKS = ('cls', 'mnist', 'det', 'seg') + READOUTS
-#: The ``--cfg-options`` that point each kind of arm at the data root.
-DATA_OPTIONS = dict(kdep=kdep_pool_options, sup=sup_pool_options)
 #: ``--quick``: 1 epoch on 64 images (the val loader's copy in
 #: ``test_dataloader`` gets the same subset).
 QUICK_OPTIONS = [
@@ -131,8 +136,12 @@ def images_per_epoch(config: str, data_root: str) -> int:
 
 def pretrain_options(arm: Dict, data_root: str, quick: bool) -> List[str]:
     """The ``--cfg-options`` of one arm's pre-training run."""
-    return DATA_OPTIONS[arm['kind']](data_root) + (
-        QUICK_OPTIONS if quick else [])
+    if arm['kind'] == 'kdep':
+        options = kdep_pool_options(data_root, arm.get('teacher',
+                                                       'mobilenetv2'))
+    else:
+        options = sup_pool_options(data_root)
+    return options + (QUICK_OPTIONS if quick else [])
 
 
 def student_digest(checkpoint: str) -> str:

@@ -33,6 +33,7 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         logitkd10='^',
         parametric10='v',
         nopts10='o',
+        kdep10_lite2='*',
         pooleddense10='P',
         dense10='X')
     colours = dict(
@@ -44,6 +45,7 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
         logitkd10='tab:green',
         parametric10='tab:purple',
         nopts10='tab:orange',
+        kdep10_lite2='gold',
         pooleddense10='tab:pink',
         dense10='tab:brown')
     for r in pts:

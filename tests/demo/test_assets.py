@@ -324,3 +324,21 @@ def test_prepare_failed_part_leaves_nothing(tmp_path, monkeypatch):
         parts.prepare(root, parts=['pool'], store=store)
     assert not osp.exists(osp.join(root, 'pool'))
     assert not osp.exists(osp.join(root, '.done', 'pool.json'))
+
+
+def test_prepared_lite2_teacher_is_checked():
+    """The converted EfficientNet-Lite2 equals its source package's model
+    exactly and recognises the real photos (when the set-up prepared it)."""
+    root = osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'data',
+        'demo')
+    check = osp.join(root, 'teacher_lite2', 'teacher_check.json')
+    if not osp.isfile(osp.join(root, '.done', 'teacher_lite2.json')):
+        pytest.skip('demo data not prepared (run python -m '
+                    'demo.prepare_assets first)')
+    with open(check) as f:
+        data = json.load(f)
+    assert data['meta']['max_abs_logit_diff_vs_source'] <= 1e-4
+    assert data['meta']['num_tensors'] == 386
+    assert all(c['ok'] for c in data['checks'])
+    assert data['checks'][0]['top5'][0][1] == 'Egyptian cat'

@@ -38,17 +38,20 @@ def strings(obj):
 
 
 def pretrain_configs():
-    yield 'demo', stages.PRETRAIN_CONFIG, 'kdep'
+    for teacher in cfg_options.TEACHERS:
+        yield (f'demo_{teacher}', stages.pretrain_config(teacher),
+               dict(kind='kdep', teacher=teacher))
     for arm in arms.ARMS:
         if arm['config']:
             yield (arm['name'], osp.join(arms.STUDY_CONFIGS,
-                                         arm['config']), arm['kind'])
+                                         arm['config']), arm)
 
 
-@pytest.mark.parametrize('name,config,kind', list(pretrain_configs()))
-def test_data_root_reaches_every_copy(name, config, kind):
+@pytest.mark.parametrize('name,config,arm', list(pretrain_configs()))
+def test_data_root_reaches_every_copy(name, config, arm):
+    kind = arm['kind']
     default = Config.fromfile(config).data_root
-    options = arms.DATA_OPTIONS[kind](ROOT)
+    options = arms.pretrain_options(arm, ROOT, quick=False)
     cfg = resolved(config, options)
     left = [s for s in strings(cfg) if s.startswith(default)]
     assert not left, (name, left)
@@ -56,14 +59,14 @@ def test_data_root_reaches_every_copy(name, config, kind):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert cfg[loader]['dataset']['data_root'] == ROOT + '/pool', name
     if kind == 'kdep':
+        teacher = cfg_options.TEACHERS[arm.get('teacher', 'mobilenetv2')]
         assert cfg['model']['teacher']['checkpoint'] == \
-            f'{ROOT}/{cfg_options.TEACHER_FILE}'
+            f"{ROOT}/{teacher['file']}"
     else:
         assert cfg['test_dataloader']['dataset']['classes'] == \
             ROOT + '/pool/meta/classes.txt'
     # --quick: the test loader (a copy of val's) gets the same subset
-    quick = resolved(config,
-                     arms.pretrain_options(dict(kind=kind), ROOT, quick=True))
+    quick = resolved(config, arms.pretrain_options(arm, ROOT, quick=True))
     assert quick['test_dataloader'] == quick['val_dataloader'], name
     assert quick['val_dataloader']['dataset']['indices'] == 100
 

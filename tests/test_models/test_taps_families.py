@@ -130,17 +130,22 @@ def test_a_vit_teacher_narrower_than_the_student_distils_192_channels(
     assert model.align.k == 192
 
 
-@pytest.mark.parametrize('name, width', [
-    ('kdep_vit-b-p14-dinov2-r18_4xb128-90e_in1k-10pct.py', 768),
-    ('kdep_vit-b-p16-clip-r18_4xb128-90e_in1k-10pct.py', 768),
-    ('kdep_swin-b-r18_4xb128-90e_in1k-10pct.py', 1024),
-    ('kdep_convnext-b-r18_4xb128-90e_in1k-10pct.py', 1024),
+@pytest.mark.parametrize('teacher, width', [
+    ('vit-b-p14-dinov2', 768),
+    ('vit-l-p14-dinov2', 1024),
+    ('vit-b-p16-clip', 768),
+    ('swin-b', 1024),
+    ('convnext-b', 1024),
 ])
-def test_modern_teacher_configs_tap_their_head_feature(name, width):
+@pytest.mark.parametrize('student', ['r18', 'mbv2'])
+def test_modern_teacher_configs_tap_their_head_feature(teacher, width,
+                                                       student):
     """The ViT / Swin / ConvNeXt teacher configs for real users: the
     teacher architecture builds (random weights: the model-zoo files are
     not downloaded here), its built-in tap gives the documented width at
-    224 px, and the ResNet-18 student (512-d) fits under it."""
+    224 px; the ResNet-18 student (512-d) fits under it, the MobileNetV2
+    (1280-d) distils its first ``width`` channels."""
+    name = f'kdep_{teacher}-{student}_4xb128-90e_in1k-10pct.py'
     import os.path as osp
 
     from mmengine.config import Config
@@ -153,4 +158,8 @@ def test_modern_teacher_configs_tap_their_head_feature(name, width):
     with torch.no_grad():
         net(torch.randn(1, 3, 224, 224))
     assert tap.pop().shape == (1, width)
-    assert cfg.model.backbone.depth == 18 and width >= 512
+    if student == 'r18':
+        assert cfg.model.backbone.depth == 18 and width >= 512
+    else:
+        assert cfg.model.backbone.type == 'MobileNetV2' and width < 1280
+        assert cfg.optim_wrapper.optimizer.lr == 0.1

@@ -11,20 +11,17 @@ training dataloader, seeded as a training run is, and writes the same basis
 file, for reuse with ``model.basis_file=...``.
 """
 import argparse
-import os
 
 import torch
-from mmengine.config import Config
-from mmengine.dist import get_rank, init_dist, is_main_process
+from mmengine.dist import get_rank, is_main_process
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner, set_random_seed
+from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 from kdep_mm.basis import fit_basis, save_model_basis
-from kdep_mm.compat import prepare_run
 from kdep_mm.models import KDEP
-from kdep_mm.utils.cli import add_common_args, merge_common_args
+from kdep_mm.utils.cli import add_common_args, offline_setup
 
 
 def main(argv=None):
@@ -34,21 +31,8 @@ def main(argv=None):
     parser.add_argument('--num-images', type=int, default=None)
     add_common_args(parser)
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    cfg = Config.fromfile(args.config)
-    cfg = merge_common_args(cfg, args)
+    cfg, seed = offline_setup(args)
     cfg.model.basis_file = None
-    prepare_run(cfg)
-    if cfg.launcher != 'none' and not torch.distributed.is_initialized():
-        init_dist(cfg.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
-    randomness = dict(cfg.get('randomness') or {})
-    seed = randomness.get('seed')
-    if seed is not None:
-        seed = set_random_seed(
-            seed,
-            deterministic=randomness.get('deterministic', False),
-            diff_rank_seed=randomness.get('diff_rank_seed', False))
     MMLogger.get_instance('kdep_compute_basis', log_level='INFO')
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):

@@ -1,9 +1,12 @@
-"""Data loading that fails loudly: unreadable images and empty datasets."""
+"""Data loading that fails loudly (unreadable images, empty datasets) and
+the teacher-target cache (replayed crops and their stored targets)."""
 from .image_folder import KDEPImageDataset
 from .preflight import preflight_images
+from .replay_crop import ReplayCachedCrop
+from .target_cache import CacheError, TargetCache
 from .transforms import LoadImageFromFileSafe, UnreadableImageError
 
 __all__ = [
     'KDEPImageDataset', 'LoadImageFromFileSafe', 'UnreadableImageError',
-    'preflight_images'
+    'preflight_images', 'ReplayCachedCrop', 'CacheError', 'TargetCache'
 ]

@@ -1,5 +1,6 @@
 from .alignment import (LogitKDAlignment, ParametricAlignment, SVDPTSAlignment,
                         power_temperature_scaling)
+from .cached_kdep import CachedKDEP
 from .dense_kdep import DenseKDEP
 from .dense_taps import resample_map
 from .kdep import KDEP
@@ -8,8 +9,8 @@ from .taps import FeatureTap, build_tap, default_tap_cfg
 from .teacher import build_teacher, weights_fingerprint
 
 __all__ = [
-    'KDEP', 'DenseKDEP', 'resample_map', 'KDEPLoss', 'SVDPTSAlignment',
-    'ParametricAlignment', 'LogitKDAlignment', 'power_temperature_scaling',
-    'FeatureTap', 'build_tap', 'default_tap_cfg', 'build_teacher',
-    'weights_fingerprint'
+    'KDEP', 'DenseKDEP', 'CachedKDEP', 'resample_map', 'KDEPLoss',
+    'SVDPTSAlignment', 'ParametricAlignment', 'LogitKDAlignment',
+    'power_temperature_scaling', 'FeatureTap', 'build_tap', 'default_tap_cfg',
+    'build_teacher', 'weights_fingerprint'
 ]

@@ -26,6 +26,16 @@ from .taps import FeatureTap, build_tap
 from .teacher import build_teacher
 
 
+def default_data_preprocessor() -> dict:
+    """mmpretrain's ``ClsDataPreprocessor`` with ImageNet mean / std and
+    BGR -> RGB: what the student (and an ImageNet teacher) expect."""
+    return dict(
+        type='ClsDataPreprocessor',
+        mean=list(IMAGENET_MEAN),
+        std=list(IMAGENET_STD),
+        to_rgb=True)
+
+
 @MODELS.register_module()
 class KDEP(BaseModel):
     """Knowledge Distillation as Efficient Pre-training.
@@ -74,11 +84,7 @@ class KDEP(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
-            data_preprocessor = dict(
-                type='ClsDataPreprocessor',
-                mean=list(IMAGENET_MEAN),
-                std=list(IMAGENET_STD),
-                to_rgb=True)
+            data_preprocessor = default_data_preprocessor()
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(

@@ -109,3 +109,35 @@ def close_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def offline_setup(args: argparse.Namespace):
+    """What an offline tool over a pre-training config needs before its
+    work (``tools/compute_basis.py``, ``tools/build_target_cache.py``): the
+    config with the common arguments merged, the process group when a
+    launcher is set, and the seed a training run would use.
+
+    Returns:
+        tuple: ``(cfg, seed)``.
+    """
+    import os
+
+    import torch
+    from mmengine.dist import init_dist
+    from mmengine.runner import set_random_seed
+
+    from ..compat import prepare_run
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = merge_common_args(Config.fromfile(args.config), args)
+    prepare_run(cfg)
+    if cfg.launcher != 'none' and not torch.distributed.is_initialized():
+        init_dist(cfg.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    randomness = dict(cfg.get('randomness') or {})
+    seed = randomness.get('seed')
+    if seed is not None:
+        seed = set_random_seed(
+            seed,
+            deterministic=randomness.get('deterministic', False),
+            diff_rank_seed=randomness.get('diff_rank_seed', False))
+    return cfg, seed

@@ -34,8 +34,8 @@ from kdep_mm.utils.fileio import sha256_file, torch_save_atomic  # noqa: E402
 from kdep_mm.utils.misc import IMAGENET_STD  # noqa: E402
 from kdep_mm.utils.misc import IMAGENET_MEAN, build_mmpretrain
 from kdep_mm.version import __version__  # noqa: E402
-from tools.model_converters.strict_map import (BN_KEYS,  # noqa: E402
-                                               CONV_KEYS, LINEAR_KEYS,
+from tools.model_converters.strict_map import BN_KEYS  # noqa: E402
+from tools.model_converters.strict_map import (CONV_KEYS, LINEAR_KEYS,
                                                ConversionError,
                                                convert_state_dict,
                                                state_dict_of)

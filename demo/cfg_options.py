@@ -38,6 +38,16 @@ def kdep_pool_options(data_root: str,
     ] + [f"model.teacher.checkpoint={root}/{TEACHERS[teacher]['file']}"]
 
 
+def cached_pool_options(data_root: str) -> List[str]:
+    """Data root of the study's arm that trains from a target cache
+    (``demo/configs/study/kdep-cached_*``: the pool images only; no
+    teacher, no validation loaders)."""
+    return [
+        f'data_root={data_root}',
+        f"train_dataloader.dataset.data_root={data_root.rstrip('/')}/pool"
+    ]
+
+
 def sup_pool_options(data_root: str) -> List[str]:
     """Data root of the study's supervised arms
     (``demo/configs/study/sup_r18_pool-*.py``: the pool images and their

@@ -57,8 +57,13 @@ def test_data_root_reaches_every_copy(name, config, arm):
     assert not left, (name, left)
     assert cfg['data_root'] == ROOT
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if kind == 'cached' and loader != 'train_dataloader':
+            assert cfg[loader] is None  # no teacher to validate against
+            continue
         assert cfg[loader]['dataset']['data_root'] == ROOT + '/pool', name
-    if kind == 'kdep':
+    if kind == 'cached':
+        assert 'teacher' not in cfg['model']
+    elif kind == 'kdep':
         teacher = cfg_options.TEACHERS[arm.get('teacher', 'mobilenetv2')]
         assert cfg['model']['teacher']['checkpoint'] == \
             f"{ROOT}/{teacher['file']}"
@@ -68,7 +73,9 @@ def test_data_root_reaches_every_copy(name, config, arm):
     # --quick: the test loader (a copy of val's) gets the same subset
     quick = resolved(config, arms.pretrain_options(arm, ROOT, quick=True))
     assert quick['test_dataloader'] == quick['val_dataloader'], name
-    assert quick['val_dataloader']['dataset']['indices'] == 100
+    if kind != 'cached':
+        assert quick['val_dataloader']['dataset']['indices'] == 100
+    assert quick['train_dataloader']['dataset']['indices'] == 64
 
 
 @pytest.mark.parametrize('task', sorted(finetune.TASKS))

@@ -258,7 +258,14 @@ def test_every_pretraining_config_builds_its_model(tmp_path):
     for path in files:
         cfg = Config.fromfile(path)
         model_cfg = cfg.model
-        if model_cfg.type == 'KDEP':
+        if model_cfg.type == 'CachedKDEP':  # a cache's manifest stands in
+            folder = tmp_path / 'cache'
+            folder.mkdir(exist_ok=True)
+            (folder / 'manifest.json').write_text(
+                json.dumps(dict(dim=512, rank=320, teacher={})))
+            model_cfg.cache = str(folder)
+            model_cfg.probe_size = 32
+        if 'teacher' in model_cfg:
             teacher = tmp_path / (osp.basename(path) + '.pth')
             torch.save(
                 build_mmpretrain(model_cfg.teacher.model).state_dict(),
@@ -291,6 +298,8 @@ def test_every_pretraining_config_loads_images_safely():
     for path in files:
         cfg = Config.fromfile(path)
         for loader in ('train_dataloader', 'val_dataloader'):
+            if cfg[loader] is None:  # a cached run: no validation
+                continue
             pipeline = cfg[loader].dataset.pipeline
             assert pipeline[0].type == 'LoadImageFromFileSafe', (path, loader)
 

@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
 from kdep_throughput import (PAIRS, build_supervised, fake_samples, hardware,
-                             optim_wrapper_cfg, time_methods)
+                             optim_wrapper_cfg, save_results, time_methods)
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -128,19 +127,9 @@ def main():
                      f'{sup / ips:.2f} |')
     md = '\n'.join(lines) + '\n'
     print(md)
-    os.makedirs(args.out_dir, exist_ok=True)
     tag = f'cache_{args.device.split(":")[0]}_{args.size}px_b{args.batch}'
-    with open(osp.join(args.out_dir, tag + '.md'), 'w') as f:
-        f.write(md)
-    with open(osp.join(args.out_dir, tag + '.json'), 'w') as f:
-        json.dump(
-            dict(
-                hardware=hw,
-                settings=vars(args),
-                results=res,
-                command=' '.join([sys.executable] + sys.argv)),
-            f,
-            indent=1)
+    save_results(args.out_dir, tag, md,
+                 dict(hardware=hw, settings=vars(args), results=res))
 
 
 if __name__ == '__main__':

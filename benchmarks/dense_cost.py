@@ -19,17 +19,14 @@ ratio to pooled KDEP)::
         --iters 30 --warmup 10 --amp
 """
 import argparse
-import json
 import os
-import os.path as osp
-import sys
 import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
 from kdep_throughput import (PAIRS, amp_dtype, build_kdep, hardware,
                              make_teacher_checkpoint, optim_wrapper_cfg,
-                             time_methods)
+                             save_results, time_methods)
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -123,20 +120,10 @@ def main():
                      f"{base / r['ips_median']:.2f} | {r['peak_mib']:.0f} |")
     md = '\n'.join(lines) + '\n'
     print(md)
-    os.makedirs(args.out_dir, exist_ok=True)
     tag = f'dense_{args.device.split(":")[0]}_{args.size}px_b{args.batch}' + (
         '_amp' if args.amp else '')
-    with open(osp.join(args.out_dir, tag + '.md'), 'w') as f:
-        f.write(md)
-    with open(osp.join(args.out_dir, tag + '.json'), 'w') as f:
-        json.dump(
-            dict(
-                hardware=hw,
-                settings=vars(args),
-                results=res,
-                command=' '.join([sys.executable] + sys.argv)),
-            f,
-            indent=1)
+    save_results(args.out_dir, tag, md,
+                 dict(hardware=hw, settings=vars(args), results=res))
 
 
 if __name__ == '__main__':

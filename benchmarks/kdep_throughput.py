@@ -319,6 +319,18 @@ def count_flops(kdep, sup, size: int, device: torch.device) -> Dict:
     return out
 
 
+def save_results(out_dir: str, tag: str, md: str, result: Dict) -> None:
+    """``<out_dir>/<tag>.md`` (the table) and ``.json`` (``result``, with
+    the command that made it)."""
+    os.makedirs(out_dir, exist_ok=True)
+    result = dict(result, command=' '.join([sys.executable] + sys.argv))
+    with open(osp.join(out_dir, tag + '.md'), 'w') as f:
+        f.write(md)
+    with open(osp.join(out_dir, tag + '.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+    print(f'written: {osp.join(out_dir, tag)}.md / .json')
+
+
 def fake_samples(b: int) -> List[DataSample]:
     return [DataSample().set_gt_label(i % 1000) for i in range(b)]
 
@@ -728,13 +740,9 @@ def main():
     tag = args.tag or f'{device.type}_{args.size}px_b{args.batch}' + (
         '_compile' if args.compile else '')
     md = markdown(result)
-    with open(osp.join(args.out_dir, tag + '.md'), 'w') as f:
-        f.write(md)
-    with open(osp.join(args.out_dir, tag + '.json'), 'w') as f:
-        json.dump(result, f, indent=1)
     print()
     print(md)
-    print(f'written: {osp.join(args.out_dir, tag)}.md / .json')
+    save_results(args.out_dir, tag, md, result)
 
 
 if __name__ == '__main__':

@@ -12,6 +12,9 @@ the last pre-activation point of each stage:
   1x1 projection, so a block's output is pre-activation) and
   ``conv2.bn`` (the pooled tap's point, stride 32);
 * ``ConvNeXt``: each ``stages.<i>`` output (a residual sum, no activation);
+* ``SwinTransformer``: the normalised tokens of each stage in its
+  ``out_indices`` (``norm<i>``, what its feature maps are made of), as a
+  square map (set ``out_indices=(0, 1, 2, 3)`` for all four strides);
 * ``TIMMBackbone`` (any timm model): see :mod:`.timm_taps`;
 * ``VisionTransformer``: the final token grid (after ``ln1`` when the model
   has a final norm), its class/extra tokens dropped and reshaped to
@@ -54,6 +57,12 @@ def map_tap_candidates(network: nn.Module) -> Optional[List[dict]]:
         return [
             dict(module=f'stages.{i}', hook='output', pool='map')
             for i in range(len(network.stages))
+        ]
+    if name == 'SwinTransformer':  # normalised stage tokens, as maps
+        return [
+            dict(module=f'norm{i}', hook='output', pool='map')
+            for i in sorted(getattr(network, 'out_indices', ()))
+            if hasattr(network, f'norm{i}')
         ]
     if name == 'VisionTransformer':
         final = 'ln1' if getattr(network, 'final_norm', False) else \

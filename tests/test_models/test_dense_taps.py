@@ -10,6 +10,8 @@ from kdep_mm.utils.misc import build_mmpretrain
 
 
 def _found(cfg: dict, size: int = 64):
+    size = cfg.get('img_size', size) if cfg['type'] == 'SwinTransformer' \
+        else size
     net = build_mmpretrain(cfg)
     taps = [FeatureTap(**c).attach(net) for c in map_tap_candidates(net)]
     return net, taps, measure_strides(net, taps, size)
@@ -23,6 +25,11 @@ def _found(cfg: dict, size: int = 64):
     (dict(
         type='VisionTransformer', arch='deit-tiny', img_size=64,
         patch_size=16), [16], [192]),
+    (dict(
+        type='SwinTransformer',
+        arch='tiny',
+        img_size=224,
+        out_indices=(0, 1, 2, 3)), [4, 8, 16, 32], [96, 192, 384, 768]),
 ])
 def test_candidates_of_each_family(cfg, strides, channels):
     _, _, found = _found(cfg)

@@ -5,7 +5,7 @@ teacher is paid once, students train from the cache (``CachedKDEP``).
         --out data/cache/r50_in1k-10pct --crops 10 [--dim 512] \\
         [--basis kdep_basis.pth] [--launcher pytorch]
 
-Two teacher passes: the basis (``KDEPBasisHook``'s pass over the training
+Two teacher passes (batches of `--batch` crops across images): the basis (``KDEPBasisHook``'s pass over the training
 pipeline, one crop per image; skipped with ``--basis`` or when the output
 folder has the basis of an interrupted build), then R crops per image,
 each crop's pooled teacher feature centred and projected on the top-r
@@ -77,7 +77,19 @@ def the_basis(model, cfg, args, seed, out: str, logger) -> dict:
 
 def build_shard(model, dataset, loader_img, shard, start, stop, args, recipe,
                 proj, bar) -> None:
-    boxes, targets = [], []
+    """The R crops of images ``start..stop-1``, teacher batches of
+    ``--batch`` crops across images, written as one shard."""
+    boxes, crops, targets = [], [], []
+
+    def flush():
+        inputs = model.data_preprocessor(dict(inputs=crops), False)['inputs']
+        with torch.no_grad(), torch.autocast(
+                device_type=inputs.device.type, enabled=False):
+            f = model.extract_teacher_feat(inputs.float())
+            z = (f - proj['mean']) @ proj['basis']
+        targets.append(z.cpu().numpy().astype(np.float16))
+        crops.clear()
+
     for index in range(start, stop):
         info = dataset.get_data_info(index)
         img = loader_img(dict(img_path=info['img_path']))['img']
@@ -86,22 +98,19 @@ def build_shard(model, dataset, loader_img, shard, start, stop, args, recipe,
             sample_box(rng, img.shape[0], img.shape[1], recipe)
             for _ in range(args.crops)
         ]
-        crops = [
-            torch.from_numpy(apply_box(img, box,
-                                       recipe)).permute(2, 0, 1).contiguous()
+        boxes.append(np.asarray(b, dtype=np.int32))
+        crops += [
+            torch.from_numpy(apply_box(img, box, recipe)).permute(2, 0, 1)
             for box in b
         ]
-        inputs = model.data_preprocessor(dict(inputs=crops), False)['inputs']
-        with torch.no_grad(), torch.autocast(
-                device_type=inputs.device.type, enabled=False):
-            f = model.extract_teacher_feat(inputs.float())
-            z = (f - proj['mean']) @ proj['basis']
-        boxes.append(np.asarray(b, dtype=np.int32))
-        targets.append(z.cpu().numpy().astype(np.float16))
+        if len(crops) >= args.batch:
+            flush()
         if bar is not None:
             bar.update()
-    write_shard(args.out, shard, start, np.stack(boxes), np.stack(targets),
-                get_rank())
+    if crops:
+        flush()
+    z = np.concatenate(targets).reshape(stop - start, args.crops, -1)
+    write_shard(args.out, shard, start, np.stack(boxes), z, get_rank())
 
 
 def main(argv=None):
@@ -113,6 +122,8 @@ def main(argv=None):
         '--dim', type=int, default=None, help='r directions (default: k)')
     parser.add_argument('--basis', default=None, help='a basis file to use')
     parser.add_argument('--shard-size', type=int, default=1000)
+    parser.add_argument(
+        '--batch', type=int, default=256, help='crops per teacher batch')
     parser.add_argument('--seed', type=int, default=0, help='crop seed')
     add_common_args(parser)
     args = parser.parse_args(argv)

@@ -63,13 +63,13 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
                 row['probes'][task] = pr
         # the average over tasks (once every task has every seed) and its
         # standard error over the per-seed averages
+        # (readouts stand beside it, not in it)
+        main = finetune_tasks(args.tasks)
         row['average'] = row['average_se'] = row['average_by_seed'] = None
-        if all(row['tasks'].get(t, {}).get('seeds') == len(args.seeds)
-               for t in args.tasks):
+        if main and all(row['tasks'].get(t, {}).get('seeds') == len(args.seeds)
+                        for t in main):
             per_seed = {
-                s:
-                sum(row['tasks'][t]['by_seed'][s]
-                    for t in args.tasks) / len(args.tasks)
+                s: sum(row['tasks'][t]['by_seed'][s] for t in main) / len(main)
                 for s in args.seeds
             }
             avg = mean_se(list(per_seed.values()))

@@ -199,9 +199,13 @@ def test_processes_sharing_a_work_dir_split_the_units(tmp_path, monkeypatch):
 def test_average_and_its_seed_spread(tmp_path):
     args = cli.parse_args([
         '--work-dir',
-        str(tmp_path), '--arms', 'kdep10', '--tasks', 'cls,det', '--seeds',
-        '0,1'
+        str(tmp_path), '--arms', 'kdep10', '--tasks', 'cls,det,segfrozen',
+        '--seeds', '0,1'
     ])
+    # a readout: reported beside the average, never in it
+    write_result(args, 'segfrozen', 'kdep10', 0.02, 0, val=10, test=11)
+    write_result(args, 'segfrozen', 'kdep10', 0.05, 0, val=9, test=99)
+    write_result(args, 'segfrozen', 'kdep10', 0.02, 1, val=10, test=13)
     write_result(args, 'cls', 'kdep10', 0.02, 0, val=75, test=80)
     write_result(args, 'cls', 'kdep10', 0.05, 0, val=70, test=90)
     write_result(args, 'cls', 'kdep10', 0.02, 1, val=74, test=84)
@@ -215,7 +219,8 @@ def test_average_and_its_seed_spread(tmp_path):
     assert row['average'] == pytest.approx(54.0)
     assert row['average_se'] == pytest.approx(1.5)
     assert s['missing'] == ['probe/cls/kdep10']
-    assert summary.make_table(s, args.tasks).endswith('| 54.0 +- 1.5 | - |')
+    assert summary.make_table(
+        s, args.tasks).endswith('| 54.0 +- 1.5 | 12.0 +- 1.0 (lr 0.02) | - |')
     out = report.plot_fig1(s, str(tmp_path / 'f.png'))
     assert osp.getsize(out) > 5000
 

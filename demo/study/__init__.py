@@ -29,8 +29,10 @@ is claimed by one of them), e.g. on 2 CPU cores::
 The report (``docs/study_results.md``, ``docs/study_fig1.png``) is written
 from whatever is finished, and says what is missing.
 
-Modules: :mod:`.arms` (the arms and their pre-training), :mod:`.units`
+Modules: :mod:`.design` (the arms, grids, readouts and comparisons: the
+protocol), :mod:`.arms` (the arms' pre-training), :mod:`.units`
 (the fine-tune units: claims, run order, results), :mod:`.summary` (mean /
 spread, the table), :mod:`.report` (the figure and the report files),
+:mod:`.probe` (linear probes), :mod:`.stats` (paired statistics),
 :mod:`.cli` (``python -m demo.study``).
 """

@@ -9,8 +9,8 @@ from typing import Dict, Optional
 
 from .. import ROOT, DemoError
 from ..finetune import TASKS, run_command
-from .arms import (ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID, OutOfTime, banner,
-                   local_record, pretrain)
+from .arms import OutOfTime, banner, local_record, pretrain
+from .design import ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID
 from .probe import probe_all
 from .report import report
 from .units import finetune_all

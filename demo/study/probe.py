@@ -173,7 +173,8 @@ def probe_file(args, task: str, arm: str) -> str:
 
 def probe_all(args, arms, pre: Dict[str, Optional[Dict]]) -> None:
     """Probe every arm on every probe task (finished ones are kept)."""
-    from .arms import SCRATCH_INITS, banner
+    from .arms import banner
+    from .design import SCRATCH_INITS
     for task in [t for t in PROBE_TASKS if t in args.tasks]:
         for arm in arms:
             out = probe_file(args, task, arm['name'])

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence
 
 from ..finetune import TASKS
 from ..report import METRIC_NAMES
-from .arms import PAIRS, READOUTS
+from .design import PAIRS, READOUTS
 from .probe import PROBE_TASKS, collect_probe
 from .stats import mean_se, paired
 from .units import collect

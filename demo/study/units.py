@@ -21,7 +21,8 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..finetune import TASKS, dump_json, finetune, load_json
-from .arms import SCRATCH_INITS, banner
+from .arms import banner
+from .design import SCRATCH_INITS
 
 #: ``(lr, zero_init_residual or None)``.
 Setting = Tuple[float, Optional[bool]]

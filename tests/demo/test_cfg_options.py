@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config, DictAction
 
 from demo import cfg_options, finetune, stages
-from demo.study import arms
+from demo.study import arms, design
 
 ROOT = '/elsewhere/demo'
 STUDENT = '/elsewhere/student.pth'
@@ -41,7 +41,7 @@ def pretrain_configs():
     for teacher in cfg_options.TEACHERS:
         yield (f'demo_{teacher}', stages.pretrain_config(teacher),
                dict(kind='kdep', teacher=teacher))
-    for arm in arms.ARMS:
+    for arm in design.ARMS:
         if arm['config']:
             yield (arm['name'], osp.join(arms.STUDY_CONFIGS,
                                          arm['config']), arm)

@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 
 import demo.finetune
-from demo.study import arms, cli, report, summary, units
+from demo.study import arms, cli, design, report, summary, units
 
 
 def write_result(args, task, arm, lr, seed, val, test, zir=None):
@@ -25,7 +25,7 @@ def write_result(args, task, arm, lr, seed, val, test, zir=None):
 def test_arm_configs_differ_only_where_they_should():
     cfgs = {
         a['name']: Config.fromfile(osp.join(arms.STUDY_CONFIGS, a['config']))
-        for a in arms.ARMS if a['config']
+        for a in design.ARMS if a['config']
     }
 
     def images(name):
@@ -145,7 +145,7 @@ def test_bad_arguments_are_refused():
             cli.parse_args(argv)
     args = cli.parse_args(['--lr-grid', 'det=0.005,0.01'])
     assert args.lr_grid['det'] == (0.005, 0.01)
-    assert args.lr_grid['cls'] == arms.LR_GRID['cls']
+    assert args.lr_grid['cls'] == design.LR_GRID['cls']
 
 
 def test_claim_respects_live_and_takes_over_stale_locks(tmp_path):
@@ -258,7 +258,7 @@ def test_every_pretraining_config_builds_its_model(tmp_path):
     from kdep_mm.utils.misc import build_mmpretrain
     files = [PRETRAIN_CONFIG] + [
         osp.join(arms.STUDY_CONFIGS, a['config'])
-        for a in arms.ARMS if a['config']
+        for a in design.ARMS if a['config']
     ]
     for path in files:
         cfg = Config.fromfile(path)
@@ -294,7 +294,7 @@ def test_every_pretraining_config_loads_images_safely():
     from demo.stages import PRETRAIN_CONFIG
     files = [PRETRAIN_CONFIG] + [
         osp.join(arms.STUDY_CONFIGS, a['config'])
-        for a in arms.ARMS if a['config']
+        for a in design.ARMS if a['config']
     ] + [
         f for f in glob.glob(
             osp.join(ROOT, 'configs', 'kdep', '**', '*.py'), recursive=True)
@@ -361,8 +361,8 @@ def test_frozen_segmentation_readout_trains_only_neck_and_head():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     cfg.merge_from_dict(
         parser.parse_args(['--cfg-options'] + task['options']).cfg_options)
-    assert arms.READOUTS == ('segfrozen', ) and 'segfrozen' in \
-        arms.DEFAULT_TASKS
+    assert design.READOUTS == ('segfrozen', ) and 'segfrozen' in \
+        design.DEFAULT_TASKS
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg.model)
     model.train()

@@ -1,0 +1,104 @@
+"""The study's design, in one place: its arms, the paired comparisons,
+the learning-rate grid of every task, the readouts, and the ``--quick``
+settings. Changing any of it changes the protocol (docs/study.md says when
+each part was fixed)."""
+from typing import Dict, List
+
+#: The arms: (name, label, pre-training config or None, kind).
+ARMS: List[Dict] = [
+    dict(name='scratch', label='from scratch', config=None, kind='none'),
+    dict(
+        name='kdep10',
+        label='KDEP (SVD+PTS), 10%',
+        config='kdep_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
+        name='sup10',
+        label='supervised, 10%',
+        config='sup_r18_pool-10pct.py',
+        kind='sup'),
+    dict(
+        name='sup100',
+        label='supervised, 100%',
+        config='sup_r18_pool-100pct.py',
+        kind='sup'),
+    dict(
+        name='sup100_5x',
+        label='supervised, 100%, 5x budget',
+        config='sup_r18_pool-100pct-5x.py',
+        kind='sup'),
+    dict(
+        name='kdep100',
+        label='KDEP (SVD+PTS), 100%',
+        config='kdep_mbv2-r18_pool-100pct.py',
+        kind='kdep'),
+    dict(
+        name='nopts10',
+        label='SVD without PTS, 10%',
+        config='svd-nopts_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
+        name='parametric10',
+        label='parametric 1x1 alignment, 10%',
+        config='parametric_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
+        name='logitkd10',
+        label='logit KD, 10%',
+        config='logitkd_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
+        name='kdep10_lite2',
+        label='KDEP (SVD+PTS), 10%, EfficientNet-Lite2 teacher',
+        config='kdep-lite2_r18_pool-10pct.py',
+        kind='kdep',
+        teacher='lite2'),
+    dict(
+        name='cached10',
+        label='KDEP (SVD+PTS), 10%, from a cache of 10 crops per image',
+        config='kdep-cached_mbv2-r18_pool-10pct.py',
+        kind='cached',
+        cache=dict(source='kdep_mbv2-r18_pool-10pct.py', crops=10)),
+    dict(
+        name='pooleddense10',
+        label='KDEP pooled + dense, 10%',
+        config='kdep-pooled-dense_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+    dict(
+        name='dense10',
+        label='KDEP dense only, 10%',
+        config='kdep-dense_mbv2-r18_pool-10pct.py',
+        kind='kdep'),
+]
+ARM_NAMES = [a['name'] for a in ARMS]
+#: ``zero_init_residual`` values in the scratch arm's grid (the libraries'
+#: default, and the pre-trained students' initialisation).
+SCRATCH_INITS = (True, False)
+#: The paired comparisons the report makes (first minus second).
+PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
+         ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
+         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'),
+         ('kdep10_lite2', 'kdep10'), ('cached10', 'kdep10'),
+         ('pooleddense10', 'kdep10'), ('dense10', 'kdep10'), ('pooleddense10',
+                                                              'sup10'),
+         ('dense10', 'sup10'), ('pooleddense10', 'sup100'), ('dense10',
+                                                             'sup100'))
+#: Learning-rate grid of each task (every arm gets the same grid).
+LR_GRID = dict(
+    cls=(0.02, 0.05),
+    mnist=(0.02, 0.05),
+    det=(0.01, 0.02),
+    seg=(0.02, 0.05),
+    segfrozen=(0.02, 0.05))
+#: Readouts: run like fine-tunes (grid, three seeds), reported beside the
+#: average of the fine-tune tasks, not in it.
+READOUTS = ('segfrozen', )
+DEFAULT_TASKS = ('cls', 'mnist', 'det', 'seg') + READOUTS
+#: ``--quick``: 1 epoch on 64 images (the val loader's copy in
+#: ``test_dataloader`` gets the same subset).
+QUICK_OPTIONS = [
+    'train_cfg.max_epochs=1', 'param_scheduler.T_max=1',
+    'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1',
+    'train_dataloader.dataset.indices=64',
+    'val_dataloader.dataset.indices=100', 'test_dataloader.dataset.indices=100'
+]

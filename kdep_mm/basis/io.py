@@ -230,7 +230,8 @@ def load_basis_into(model, filename: str, data: Optional[str] = None) -> None:
             rec['spectrum'],
             num_images=rec['meta'].get('num_images', 0))
         rows = 'images' if name == 'pooled' else 'rows'
+        what = '' if name == 'pooled' else f' ({name})'
         MMLogger.get_current_instance().info(
-            f'KDEP basis ({name}) loaded from {filename} '
+            f'KDEP basis{what} loaded from {filename} '
             f'({rec["meta"].get("num_images")} {rows}, rank '
             f'{int(align.rank)})')

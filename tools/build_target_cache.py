@@ -5,8 +5,9 @@ teacher is paid once, students train from the cache (``CachedKDEP``).
         --out data/cache/r50_in1k-10pct --crops 10 [--dim 512] \\
         [--basis kdep_basis.pth] [--launcher pytorch]
 
-Two teacher passes (batches of `--batch` crops across images): the basis (``KDEPBasisHook``'s pass over the training
-pipeline, one crop per image; skipped with ``--basis`` or when the output
+Two teacher passes (batches of ``--batch`` crops across images): the basis
+(``KDEPBasisHook``'s pass over the training pipeline, one crop per image;
+skipped with ``--basis`` or when the output
 folder has the basis of an interrupted build), then R crops per image,
 each crop's pooled teacher feature centred and projected on the top-r
 directions (before PTS) and stored as float16 with its crop box. Crop boxes

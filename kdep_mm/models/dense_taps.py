@@ -147,10 +147,3 @@ def resample_map(teacher: torch.Tensor, size) -> torch.Tensor:
 def map_rows(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B * H * W, C): one row per location."""
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
-
-
-def rows_map(rows: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`map_rows` for a map shaped like ``like``
-    (channels taken from ``rows``)."""
-    b, _, h, w = like.shape
-    return rows.reshape(b, h, w, rows.shape[1]).permute(0, 3, 1, 2)

@@ -7,19 +7,24 @@ every student of width k <= r. Layout of a cache folder::
 
     manifest.json           what the cache belongs to (checked on use)
     images.txt              the pool, one image path per line, in order
-    shard_00000.npz ...     per shard: ``boxes`` (n, R, 5) int32 crop
-                            geometry (x, y, w, h, flip) and ``targets``
-                            (n, R, r) float16, for images start..start+n-1
-    shard_00000.json ...    per shard: start, count, sha256 of the .npz
+    shard_00000.npy ...     per shard: one row per image (images
+                            start..start+n-1) of a structured dtype,
+                            ``boxes`` (R, 5) int32 crop geometry
+                            (x, y, w, h, flip) and ``targets`` (R, r)
+                            float16
+    shard_00000.json ...    per shard: start, count, sha256 of the .npy
 
 Shards are written atomically (temporary file + rename), the ``.json``
-after its ``.npz``, so a shard is there completely or not at all; an
+after its ``.npy``, so a shard is there completely or not at all; an
 interrupted build redoes only missing shards. Every rank of a DDP job reads
-the same folder (``np.load`` of one shard at a time, cached per process);
-a build's ranks write disjoint shards (shard s belongs to rank
-s mod world size). The manifest records the teacher fingerprint and tap,
-the basis digest, the pool's fingerprint and the crop recipe: a cache is
-refused where any differs (:func:`check_manifest`).
+the same folder through memory maps (``np.load(mmap_mode='r')``): a sample
+reads its own row (R x (20 + 2r) bytes), never a whole shard, so random
+access over a large pool costs what the targets weigh, and the page cache is
+shared by the processes of a machine. A build's ranks write disjoint
+shards (shard s belongs to rank s mod world size). The manifest records
+the teacher fingerprint and tap, the basis digest, the pool's fingerprint
+and the crop recipe: a cache is refused where any differs
+(:func:`check_manifest`).
 """
 import hashlib
 import json
@@ -30,7 +35,7 @@ import numpy as np
 
 from ..utils.fileio import atomic_write, sha256_file
 
-FORMAT = 'kdep_target_cache/1'
+FORMAT = 'kdep_target_cache/2'
 #: Manifest fields a user of the cache must match.
 IDENTITY = ('teacher_fingerprint', 'teacher_tap', 'basis_sha256',
             'pool_fingerprint', 'crop_recipe')
@@ -52,23 +57,28 @@ def pool_fingerprint(paths: Iterable[str]) -> str:
     return h.hexdigest()[:16]
 
 
+def row_dtype(crops: int, dim: int) -> np.dtype:
+    """One image's row of a shard: its R crop boxes and R targets."""
+    return np.dtype([('boxes', np.int32, (crops, 5)),
+                     ('targets', np.float16, (crops, dim))])
+
+
 def write_shard(folder: str,
                 shard: int,
                 start: int,
                 boxes: np.ndarray,
                 targets: np.ndarray,
                 rank: int = 0) -> None:
-    """Write one shard atomically (the ``.npz``, then its ``.json``, which
+    """Write one shard atomically (the ``.npy``, then its ``.json``, which
     records the rank that built it)."""
     if boxes.shape[:2] != targets.shape[:2]:
         raise ValueError(f'boxes {boxes.shape} and targets {targets.shape} '
                          'disagree')
-    npz = osp.join(folder, shard_name(shard) + '.npz')
-    atomic_write(
-        npz, lambda f: np.savez(
-            f,
-            boxes=boxes.astype(np.int32),
-            targets=targets.astype(np.float16)))
+    rows = np.empty(len(boxes), row_dtype(targets.shape[1], targets.shape[2]))
+    rows['boxes'] = boxes
+    rows['targets'] = targets
+    npy = osp.join(folder, shard_name(shard) + '.npy')
+    atomic_write(npy, lambda f: np.save(f, rows))
     atomic_write(
         osp.join(folder,
                  shard_name(shard) + '.json'),
@@ -78,19 +88,19 @@ def write_shard(folder: str,
                 start=int(start),
                 count=int(len(boxes)),
                 rank=int(rank),
-                sha256=sha256_file(npz))))
+                sha256=sha256_file(npy))))
 
 
 def shard_done(folder: str, shard: int) -> Optional[Dict]:
     """The record of a complete shard, or None (missing, or its file does
     not match its record: redone by the next build)."""
     rec = osp.join(folder, shard_name(shard) + '.json')
-    npz = osp.join(folder, shard_name(shard) + '.npz')
-    if not (osp.isfile(rec) and osp.isfile(npz)):
+    npy = osp.join(folder, shard_name(shard) + '.npy')
+    if not (osp.isfile(rec) and osp.isfile(npy)):
         return None
     with open(rec) as f:
         info = json.load(f)
-    return info if sha256_file(npz) == info['sha256'] else None
+    return info if sha256_file(npy) == info['sha256'] else None
 
 
 def check_manifest(manifest: Dict, expect: Dict, where: str) -> None:
@@ -130,11 +140,14 @@ class TargetCache:
         with open(path) as f:
             self.manifest = json.load(f)
         if self.manifest.get('format') != FORMAT:
-            raise CacheError(f'{path} is not a {FORMAT} manifest')
+            raise CacheError(
+                f"{path} is a {self.manifest.get('format')!r} manifest, not "
+                f'a {FORMAT} one: build the cache again with this version '
+                '(tools/build_target_cache.py into a new folder)')
         with open(osp.join(folder, 'images.txt')) as f:
             self.images: List[str] = [line.rstrip('\n') for line in f]
         self.shard_size = int(self.manifest['shard_size'])
-        self._loaded: Dict[int, Dict[str, np.ndarray]] = {}
+        self._open: Dict[int, np.ndarray] = {}
 
     @property
     def num_crops(self) -> int:
@@ -144,17 +157,19 @@ class TargetCache:
     def dim(self) -> int:
         return int(self.manifest['dim'])
 
-    def _shard(self, shard: int) -> Dict[str, np.ndarray]:
-        if shard not in self._loaded:
-            if len(self._loaded) > 4:  # bounded memory per process
-                self._loaded.pop(next(iter(self._loaded)))
-            npz = osp.join(self.folder, shard_name(shard) + '.npz')
-            if not osp.isfile(npz):
-                raise CacheError(f'{npz} is missing from the cache')
-            with np.load(npz) as data:
-                self._loaded[shard] = dict(
-                    boxes=data['boxes'], targets=data['targets'])
-        return self._loaded[shard]
+    def _shard(self, shard: int) -> np.ndarray:
+        """The shard's rows, memory-mapped (opened once per process)."""
+        if shard not in self._open:
+            npy = osp.join(self.folder, shard_name(shard) + '.npy')
+            if not osp.isfile(npy):
+                raise CacheError(f'{npy} is missing from the cache')
+            rows = np.load(npy, mmap_mode='r')
+            want = row_dtype(self.num_crops, self.dim)
+            if rows.dtype != want:
+                raise CacheError(f'{npy} holds rows of {rows.dtype}, the '
+                                 f'manifest says {want}: damaged cache')
+            self._open[shard] = rows
+        return self._open[shard]
 
     def get(self, index: int, crop: int, img_path: Optional[str] = None):
         """Crop ``crop`` of image ``index``: ``(box, target)`` with box =
@@ -168,6 +183,6 @@ class TargetCache:
                 f'cache {self.folder} has {have}: the cache was built for '
                 'another pool (or another order); rebuild it for this one')
         shard, row = divmod(index, self.shard_size)
-        data = self._shard(shard)
-        return (data['boxes'][row, crop].tolist(),
-                data['targets'][row, crop].astype(np.float32))
+        entry = self._shard(shard)[row]
+        return (entry['boxes'][crop].tolist(),
+                entry['targets'][crop].astype(np.float32))

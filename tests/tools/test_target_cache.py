@@ -71,6 +71,9 @@ def test_cached_targets_equal_the_online_teacher_on_the_same_crop(built):
                 pts,
                 rtol=2e-3,
                 atol=2e-3)
+    # reads are row by row from memory maps, never whole shards in memory
+    assert all(isinstance(rows, np.memmap) for rows in cache._open.values())
+    assert sorted(cache._open) == [0, 1, 2]
 
 
 def test_a_narrower_student_reads_the_prefix(built, tmp_path):
@@ -118,20 +121,28 @@ def test_a_foreign_cache_is_refused(built, tmp_path, backbone_file,
     # an unfinished build
     with pytest.raises(CacheError, match='did not finish'):
         TargetCache(str(tmp_path))
+    # a cache of the first format (whole-shard .npz reads)
+    old = tmp_path / 'old'
+    old.mkdir()
+    with open(osp.join(built['out'], 'manifest.json')) as f:
+        manifest = dict(json.load(f), format='kdep_target_cache/1')
+    (old / 'manifest.json').write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match='kdep_target_cache/1.*build'):
+        TargetCache(str(old))
 
 
 def test_an_interrupted_build_redoes_only_the_missing_shard(built):
     out = built['out']
     keep = {
-        s: os.stat(osp.join(out, f'shard_0000{s}.npz')).st_mtime_ns
+        s: os.stat(osp.join(out, f'shard_0000{s}.npy')).st_mtime_ns
         for s in (0, 2)
     }
-    os.remove(osp.join(out, 'shard_00001.npz'))  # died while writing it
+    os.remove(osp.join(out, 'shard_00001.npy'))  # died while writing it
     os.remove(osp.join(out, 'manifest.json'))
     log = _build(built['cfg'], out)
     assert 'rank 0 builds 1 (10 images x 3 crops' in log
     for s, mtime in keep.items():
-        assert os.stat(osp.join(out, f'shard_0000{s}.npz')).st_mtime_ns == \
+        assert os.stat(osp.join(out, f'shard_0000{s}.npy')).st_mtime_ns == \
             mtime
     m = TargetCache(out).manifest
     assert [(s['start'], s['count'])
@@ -155,8 +166,8 @@ def test_two_ranks_build_disjoint_shards(built, tmp_path):
     # the same crops, and targets equal to float16 rounding (another thread
     # layout may round a last bit differently), as the single-process build
     for s in range(3):
-        a = np.load(osp.join(out, f'shard_0000{s}.npz'))
-        b = np.load(osp.join(built['out'], f'shard_0000{s}.npz'))
+        a = np.load(osp.join(out, f'shard_0000{s}.npy'))
+        b = np.load(osp.join(built['out'], f'shard_0000{s}.npy'))
         assert np.array_equal(a['boxes'], b['boxes'])
         np.testing.assert_allclose(
             a['targets'].astype(np.float32),

@@ -20,8 +20,8 @@ import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from kdep_throughput import (PAIRS, build_supervised, fake_samples, hardware,
-                             optim_wrapper_cfg, save_results, time_methods)
+from bench_common import fake_samples, hardware, save_results, time_methods
+from bench_models import PAIRS, build_supervised, optim_wrapper_cfg
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS

@@ -24,9 +24,9 @@ import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from kdep_throughput import (PAIRS, amp_dtype, build_kdep, hardware,
-                             make_teacher_checkpoint, optim_wrapper_cfg,
-                             save_results, time_methods)
+from bench_common import amp_dtype, hardware, save_results, time_methods
+from bench_models import (PAIRS, build_kdep, make_teacher_checkpoint,
+                          optim_wrapper_cfg)
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS

@@ -214,6 +214,9 @@ def _run_pretraining(args, arm: Dict, work: str) -> Dict:
         images_seen=epochs * per_epoch,
         seconds=run_seconds(work) + cache_s,
         cache_seconds=cache_s,
+        # what else ran: the time is comparable only between quiet runs
+        load_average=round(os.getloadavg()[1], 1),
+        cpus=os.cpu_count(),
         final_val={
             k: v
             for k, v in last.items() if k.startswith(('kdep/', 'accuracy/'))

@@ -59,8 +59,9 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
             ms=12 if markers.get(r['arm']) == '*' else 7,
             fmt=markers.get(r['arm'], 'o'),
             c=colours.get(r['arm'], 'k'),
+            mfc='none' if r.get('busy') else None,  # time not comparable
             capsize=3,
-            label=r['label'],
+            label=r['label'] + (' (time under load)' if r.get('busy') else ''),
             zorder=3)
     sup = sorted((r for r in pts if r['arm'] in ('sup100', 'sup100_5x')),
                  key=lambda r: r['hours'])

@@ -39,6 +39,18 @@ def finetune_tasks(tasks: Sequence[str]) -> list:
     return [t for t in tasks if t not in READOUTS]
 
 
+def busy_note(record: Dict) -> Optional[str]:
+    """Why a pre-training's wall-clock is not comparable with a quiet one's:
+    the record's ``timing_note``, or a 5-minute load average at its end
+    above 1.5x the cores (other work shared the CPU); None when quiet."""
+    if record.get('timing_note'):
+        return record['timing_note']
+    load, cpus = record.get('load_average'), record.get('cpus')
+    if load is not None and cpus and load > 1.5 * cpus:
+        return f'load average {load:g} on {cpus} cores at its end'
+    return None
+
+
 def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
     """Mean / standard error per arm and task, the average over tasks, the
     probes, the paired comparisons and what is missing."""
@@ -48,6 +60,7 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
         row = dict(arm=arm['name'], label=arm['label'], tasks={}, probes={})
         p = pre.get(arm['name'])
         row['hours'] = p['seconds'] / 3600 if p else 0.0
+        row['busy'] = busy_note(p) if p else None
         row['images_seen'] = p['images_seen'] if p else 0
         for task in args.tasks:
             c = collect(args, task, arm['name'])
@@ -149,6 +162,8 @@ def make_table(summary: Dict, tasks: Sequence[str]) -> str:
         n = row['images_seen']
         seen = f'{n / 1000:.0f}k' if n >= 1000 else str(n)
         pre = '-' if not n else f"{seen}, {row['hours']:.3f} h"
+        if n and row.get('busy'):
+            pre += ' (busy)'
         avg = '-' if row['average'] is None else \
             f"{row['average']:.1f} +- {row['average_se']:.1f}"
         extra = [_cell(row['tasks'].get(t), n_seeds) for t in readouts] + [
@@ -157,6 +172,13 @@ def make_table(summary: Dict, tasks: Sequence[str]) -> str:
         ]
         lines.append(f"| {row['label']} | {pre} | " + ' | '.join(cells) +
                      f' | {avg} | ' + ''.join(c + ' | ' for c in extra))
+    busy = [r for r in summary['rows'] if r.get('busy')]
+    if busy:
+        lines += [''] + [
+            f"(busy) {r['label']}: pre-training time measured while other "
+            f"work shared the CPU ({r['busy']}); not comparable with the "
+            'other rows.' for r in busy
+        ]
     return '\n'.join(line.rstrip() for line in lines)
 
 

@@ -74,3 +74,25 @@ def test_paired_difference_within_noise_is_not_clear():
     # two seeds with the same difference: a zero-width interval, not clear
     two = stats.paired({0: 50.2, 1: 60.2}, {0: 50.0, 1: 60.0})
     assert two['low'] == pytest.approx(two['high']) and not two['clear']
+
+
+def test_a_pre_training_timed_under_load_is_marked_busy():
+    from demo.study.summary import busy_note, make_table
+    assert busy_note(dict(load_average=2.2, cpus=2)) is None
+    assert busy_note(dict()) is None  # records before the load was kept
+    assert '4.1 on 2 cores' in busy_note(dict(load_average=4.1, cpus=2))
+    assert busy_note(dict(load_average=0.1, cpus=2,
+                          timing_note='by hand')) == 'by hand'
+    row = dict(
+        label='arm A',
+        tasks={},
+        probes={},
+        images_seen=18000,
+        hours=0.1,
+        average=None,
+        busy='by hand')
+    table = make_table(dict(rows=[row, dict(row, label='arm B', busy=None)]),
+                       ['cls'])
+    assert '| arm A | 18k, 0.100 h (busy) |' in table
+    assert '| arm B | 18k, 0.100 h |' in table
+    assert '(busy) arm A:' in table and '(busy) arm B' not in table

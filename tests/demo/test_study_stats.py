@@ -91,8 +91,8 @@ def test_a_pre_training_timed_under_load_is_marked_busy():
         hours=0.1,
         average=None,
         busy='by hand')
-    table = make_table(dict(rows=[row, dict(row, label='arm B', busy=None)]),
-                       ['cls'])
+    table = make_table(
+        dict(rows=[row, dict(row, label='arm B', busy=None)]), ['cls'])
     assert '| arm A | 18k, 0.100 h (busy) |' in table
     assert '| arm B | 18k, 0.100 h |' in table
     assert '(busy) arm A:' in table and '(busy) arm B' not in table

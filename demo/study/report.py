@@ -23,7 +23,7 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
     pts = [r for r in summary['rows'] if r['average'] is not None]
     if not pts:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.6, 4.2))
     markers = dict(
         sup10='s',
         sup100='D',
@@ -74,7 +74,8 @@ def plot_fig1(summary: Dict, out_file: str) -> Optional[str]:
     ax.set_ylabel('average downstream score')
     ax.set_title('KDEP study in miniature (ResNet-18 student)')
     ax.grid(alpha=0.3, which='both')
-    ax.legend(fontsize=7, loc='lower right')
+    # outside the axes: with 13 arms a legend inside covers points
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out_file, dpi=120)
     plt.close(fig)

@@ -49,6 +49,11 @@ def shard_name(shard: int) -> str:
     return f'shard_{shard:05d}'
 
 
+def shard_file(folder: str, shard: int, ext: str = '.npy') -> str:
+    """The path of a shard's data (``.npy``) or record (``.json``)."""
+    return osp.join(folder, shard_name(shard) + ext)
+
+
 def pool_fingerprint(paths: Iterable[str]) -> str:
     """A short hash of the pool's image paths, in order."""
     h = hashlib.sha256()
@@ -77,11 +82,10 @@ def write_shard(folder: str,
     rows = np.empty(len(boxes), row_dtype(targets.shape[1], targets.shape[2]))
     rows['boxes'] = boxes
     rows['targets'] = targets
-    npy = osp.join(folder, shard_name(shard) + '.npy')
+    npy = shard_file(folder, shard)
     atomic_write(npy, lambda f: np.save(f, rows))
     atomic_write(
-        osp.join(folder,
-                 shard_name(shard) + '.json'),
+        shard_file(folder, shard, '.json'),
         json.dumps(
             dict(
                 shard=shard,
@@ -94,8 +98,7 @@ def write_shard(folder: str,
 def shard_done(folder: str, shard: int) -> Optional[Dict]:
     """The record of a complete shard, or None (missing, or its file does
     not match its record: redone by the next build)."""
-    rec = osp.join(folder, shard_name(shard) + '.json')
-    npy = osp.join(folder, shard_name(shard) + '.npy')
+    rec, npy = shard_file(folder, shard, '.json'), shard_file(folder, shard)
     if not (osp.isfile(rec) and osp.isfile(npy)):
         return None
     with open(rec) as f:
@@ -160,7 +163,7 @@ class TargetCache:
     def _shard(self, shard: int) -> np.ndarray:
         """The shard's rows, memory-mapped (opened once per process)."""
         if shard not in self._open:
-            npy = osp.join(self.folder, shard_name(shard) + '.npy')
+            npy = shard_file(self.folder, shard)
             if not osp.isfile(npy):
                 raise CacheError(f'{npy} is missing from the cache')
             rows = np.load(npy, mmap_mode='r')

@@ -5,10 +5,13 @@
         [--cfg-options ...] [--launcher pytorch]
 
 Calls the function ``KDEPBasisHook`` calls before training
-(:func:`kdep_mm.basis.fit_basis`: the teacher over the training dataloader,
-streaming float64 sums, eigendecomposition) on the config's model and
-training dataloader, seeded as a training run is, and writes the same basis
-file, for reuse with ``model.basis_file=...``.
+(:func:`kdep_mm.basis.ensure_basis`: here always one teacher pass over the
+training dataloader, streaming float64 sums, eigendecomposition) on the
+config's model and training dataloader, seeded as a training run is, and
+writes the same basis file (with the pool's fingerprint), for reuse with
+``model.basis_file=...``. An existing ``--out`` made for this teacher, tap
+and pool is reused, as a training run reuses its own (delete it to
+recompute).
 """
 import argparse
 
@@ -19,8 +22,9 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from kdep_mm.basis import fit_basis, save_model_basis
-from kdep_mm.models import KDEP
+from kdep_mm.basis import ensure_basis
+from kdep_mm.datasets.pool import dataset_paths, pool_fingerprint
+from kdep_mm.models import Distiller
 from kdep_mm.utils.cli import add_common_args, offline_setup
 
 
@@ -37,14 +41,20 @@ def main(argv=None):
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
         model = MODELS.build(cfg.model)
-        if not isinstance(model, KDEP):
-            raise SystemExit(f'{args.config} does not build a KDEP model')
+        if not isinstance(model, Distiller) or not model.basis_slots():
+            raise SystemExit(f'{args.config} does not build a KDEP model '
+                             'with a term that needs a basis')
         if torch.cuda.is_available():
             model = model.cuda()
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=seed)
-        result = fit_basis(model, loader, args.num_images)
+        ensure_basis(
+            model,
+            lambda: loader,
+            work_file=args.out,
+            data=pool_fingerprint(
+                dataset_paths(loader.dataset), args.num_images),
+            num_images=args.num_images)
     if is_main_process():
-        save_model_basis(model, result, args.out)
         print(f'basis written to {args.out} (rank {get_rank()})')
 
 

@@ -9,16 +9,14 @@ message that names both sides. Files are plain tensors and strings
 (readable with ``weights_only=True``), are written atomically and record
 a checksum of their tensors that every load verifies.
 
-:func:`basis_meta` is the one place that turns a model's teacher
-description (:attr:`KDEP.teacher_meta`) into the file's metadata; the
-same fields are what a load checks.
+This layer reads and writes plain records: the model hands it identity
+records (``KDEP.basis_records()``), and :mod:`.lifecycle` installs what it
+reads; it never calls into a model. :func:`read_slots` is the one reader
+of every basis file format.
 """
-import hashlib
-import time
 from typing import Dict, Optional
 
 import torch
-from mmengine.logging import MMLogger
 
 from ..utils.checkpoint import add_checksum, load_weights
 from ..utils.fileio import torch_save_atomic
@@ -30,23 +28,6 @@ FORMAT = 'kdep_basis/1'
 STAGES_FORMAT = 'kdep_basis_stages/1'
 CHECKED_FIELDS = ('teacher_fingerprint', 'teacher_tap', 'd_t')
 TENSORS = ('mean', 'basis', 'spectrum')
-
-
-def basis_meta(model, slot: str = 'pooled', **extra) -> Dict:
-    """The basis-file metadata of ``model``'s teacher for one basis slot
-    (the pooled target, or a dense stage), plus ``extra``.
-
-    ``teacher_fingerprint``, ``teacher_tap`` and ``d_t`` identify the
-    teacher and its feature (checked at load); ``teacher_arch`` and
-    ``teacher_checkpoint`` are for people reading the file.
-    """
-    t = model.teacher_meta
-    return dict(
-        teacher_fingerprint=t['fingerprint'],
-        **model.slot_identity(slot),
-        teacher_arch=str(t['model']),
-        teacher_checkpoint=str(t['checkpoint']),
-        **extra)
 
 
 def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
@@ -76,44 +57,21 @@ def save_basis(filename: str, mean: torch.Tensor, basis: torch.Tensor,
     return torch_save_atomic(add_checksum(payload), filename)
 
 
-def data_fingerprint(dataset, num_images: Optional[int] = None) -> str:
-    """A short hash of the images a basis pass reads: the dataset's image
-    paths (sorted) and the ``num_images`` limit. It tells a basis of this
-    pool from one of another (the teacher identity alone does not)."""
-    h = hashlib.sha256(f'num_images={num_images}\n'.encode())
-    paths = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i) if hasattr(dataset,
-                                                   'get_data_info') else {}
-        paths.append(str(info.get('img_path', i)))
-    for path in sorted(paths):
-        h.update(path.encode() + b'\n')
-    return h.hexdigest()[:16]
+def save_bases(filename: str,
+               results: Dict[str, Dict],
+               metas: Dict[str, Dict],
+               data: Optional[str] = None) -> str:
+    """Write the bases of several slots (all D_t directions of each) with
+    their identity records ``metas`` (plain values: teacher fingerprint,
+    tap, width, rank, ... per slot) and, if given, the pool fingerprint
+    ``data`` of the images they came from.
 
-
-def save_model_basis(model,
-                     results: Dict[str, Dict],
-                     filename: str,
-                     data: Optional[str] = None) -> str:
-    """Write the bases that :func:`fit_basis` gave ``model`` (all D_t
-    directions of each), with the model's teacher metadata and, if given,
-    the :func:`data_fingerprint` of the images they came from.
-
-    A model with only the pooled target writes a ``kdep_basis/1`` file;
-    one with dense stages a ``kdep_basis_stages/1`` file holding every
-    slot (each with the same metadata a single file has).
+    Only the pooled slot: a ``kdep_basis/1`` file; several slots (a model
+    with map terms): a ``kdep_basis_stages/1`` file holding every slot,
+    each with the metadata a single file has.
     """
     extra = {} if data is None else dict(data_fingerprint=data)
-    metas = {}
-    for name, align in model.basis_slots().items():
-        metas[name] = basis_meta(
-            model,
-            name,
-            **extra,
-            num_images=results[name]['num_images'],
-            rank=int(align.rank),
-            rank_rtol=float(align.rank_rtol),
-            created=time.strftime('%Y-%m-%d %H:%M:%S'))
+    metas = {name: dict(meta, **extra) for name, meta in metas.items()}
     if list(metas) == ['pooled']:
         r = results['pooled']
         return save_basis(filename, r['mean'], r['basis'], r['spectrum'],
@@ -130,11 +88,11 @@ def save_model_basis(model,
     return torch_save_atomic(add_checksum(payload), filename)
 
 
-def _check(filename: str,
-           meta: Dict,
-           expect: Optional[Dict],
-           k: Optional[int],
-           what: str = '') -> None:
+def check_record(filename: str,
+                 meta: Dict,
+                 expect: Optional[Dict],
+                 k: Optional[int],
+                 what: str = '') -> None:
     """Refuse a basis record made for another teacher, tap or width."""
     problems = []
     for field in CHECKED_FIELDS:
@@ -171,12 +129,12 @@ def load_basis(filename: str,
         ValueError: Not a basis file, or it was made for another teacher,
             tap or width (the message names both sides).
     """
-    obj = load_weights(filename)
-    if not isinstance(obj, dict) or obj.get('meta',
-                                            {}).get('format') != FORMAT:
-        raise ValueError(f'{filename} is not a kdep_mm basis file')
-    _check(filename, obj['meta'], expect, k)
-    return obj
+    records = read_slots(filename)
+    if 'pooled' not in records:
+        raise ValueError(f'{filename} holds no pooled basis (it holds '
+                         f'{sorted(records)})')
+    check_record(filename, records['pooled']['meta'], expect, k)
+    return records['pooled']
 
 
 def read_slots(filename: str) -> Dict[str, Dict]:
@@ -194,44 +152,3 @@ def read_slots(filename: str) -> Dict[str, Dict]:
                     for key in TENSORS}, meta=meta)
         for name, meta in obj['meta']['slots'].items()
     }
-
-
-def load_basis_into(model, filename: str, data: Optional[str] = None) -> None:
-    """Install the bases of ``filename`` in ``model``'s alignments (the
-    pooled target, each dense stage), refusing a file that lacks one of
-    them or made one for another teacher, tap or width (and, if ``data``
-    is given, for other images than that :func:`data_fingerprint`).
-    Nothing is installed unless every slot passes."""
-    slots = model.basis_slots()
-    if not slots:
-        raise ValueError(f'{type(model.align).__name__} uses no basis; '
-                         'remove basis_file=')
-    records = read_slots(filename)
-    missing = [name for name in slots if name not in records]
-    if missing:
-        raise ValueError(
-            f'basis file {filename} has no basis for {missing} (it holds '
-            f'{sorted(records)}): it was made for another model or stages. '
-            'Recompute it (remove basis_file= to let KDEPBasisHook do it).')
-    for name, align in slots.items():
-        meta = records[name]['meta']
-        _check(filename, meta, basis_meta(model, name), align.k,
-               f' ({name})' if name != 'pooled' else '')
-        if data is not None and meta.get('data_fingerprint') != data:
-            raise ValueError(
-                f'basis file {filename} was computed from other images (data'
-                f" fingerprint {meta.get('data_fingerprint')!r}, this run "
-                f'{data!r})')
-    for name, align in slots.items():
-        rec = records[name]
-        align.set_basis(
-            rec['mean'],
-            rec['basis'],
-            rec['spectrum'],
-            num_images=rec['meta'].get('num_images', 0))
-        rows = 'images' if name == 'pooled' else 'rows'
-        what = '' if name == 'pooled' else f' ({name})'
-        MMLogger.get_current_instance().info(
-            f'KDEP basis{what} loaded from {filename} '
-            f'({rec["meta"].get("num_images")} {rows}, rank '
-            f'{int(align.rank)})')

@@ -11,13 +11,15 @@ the cost is that teacher and student no longer see the exact same pixels,
 a gap as small as the jitter (0.1 in the paper's recipe).
 """
 import math
-from typing import Dict, List, Sequence
+import os.path as osp
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
+from .pool import dataset_paths
 from .target_cache import CacheError, TargetCache
 
 
@@ -83,22 +85,29 @@ class ReplayCachedCrop(BaseTransform):
     pipeline (photometric transforms may follow); each call picks one of
     the image's R crops at random (numpy's global generator: seeded per
     worker by mmengine, saved in checkpoints by ``KDEPRandomStateHook``),
-    applies its geometry and puts the float32 target in
-    ``results['kdep_target']`` (pack it with ``PackInputs(algorithm_keys=
-    ('kdep_target', ))``).
+    applies its geometry and puts the float32 targets of every column in
+    ``results['kdep_target']`` (a dict by term name; pack it with
+    ``PackInputs(algorithm_keys=('kdep_target', ))``).
 
     Args:
-        cache (str): The cache folder.
         scale (int): The crop size; must be the cache's.
+        cache (str, optional): The cache folder. Leave it out: the model's
+            ``cache=`` names it once and ``KDEPBasisHook`` binds it when
+            training starts (a folder given here must be the model's).
     """
 
-    def __init__(self, cache: str, scale: int):
+    def __init__(self, scale: int, cache: Optional[str] = None):
         self.cache_dir = cache
         self.scale = int(scale)
         self._cache = None
 
     @property
     def cache(self) -> TargetCache:
+        if self.cache_dir is None:
+            raise CacheError(
+                'ReplayCachedCrop has no cache folder: the model\'s cache= '
+                "names it and KDEPBasisHook binds it when training starts "
+                "(add dict(type='KDEPBasisHook') to custom_hooks)")
         if self._cache is None:  # opened in each worker, on first use
             self._cache = TargetCache(self.cache_dir)
             have = self._cache.manifest['crop_recipe']['scale']
@@ -112,16 +121,57 @@ class ReplayCachedCrop(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         cache = self.cache
         crop = int(np.random.randint(cache.num_crops))
-        box, target = cache.get(results['sample_idx'], crop,
-                                results.get('img_path'))
-        img = apply_box(results['img'], box, cache.manifest['crop_recipe'])
+        box, targets = cache.get(results['sample_idx'], crop,
+                                 results.get('img_path'))
+        img = apply_box(results['img'], box, cache.crop_recipe)
         results.update(
             img=img,
             img_shape=img.shape[:2],
-            kdep_target=target,
+            kdep_target=targets,
             kdep_crop=crop)
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(cache={self.cache_dir!r}, '
                 f'scale={self.scale})')
+
+
+def _replay_transforms(dataset) -> Iterator[ReplayCachedCrop]:
+    """The ReplayCachedCrop transforms of a dataset (and of the datasets
+    a wrapper holds)."""
+    for inner in getattr(dataset, 'datasets', None) or ():
+        yield from _replay_transforms(inner)
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None:
+        yield from _replay_transforms(inner)
+    pipeline = getattr(dataset, 'pipeline', None)
+    for t in getattr(pipeline, 'transforms', None) or ():
+        if isinstance(t, ReplayCachedCrop):
+            yield t
+
+
+def bind_cache(dataset, folder: str) -> TargetCache:
+    """Bind the training pipeline's replayed crops to the model's cache
+    ``folder`` and check the cache against the run before any step: one
+    cache per run (a pipeline naming another folder is refused, naming
+    both), the crop size, and the pool (which images, in which order)."""
+    found = list(_replay_transforms(dataset))
+    if not found:
+        raise CacheError(
+            f'the model reads targets from the cache {folder} but the '
+            'training pipeline has no ReplayCachedCrop: replace its '
+            "RandomResizedCrop and RandomFlip with dict(type="
+            "'ReplayCachedCrop', scale=<crop size>)")
+    cache = TargetCache(folder)
+    for t in found:
+        if t.cache_dir is not None and \
+                osp.realpath(t.cache_dir) != osp.realpath(folder):
+            raise CacheError(
+                f'two target caches in one run: the model reads {folder}, '
+                f'the pipeline\'s ReplayCachedCrop reads {t.cache_dir}; '
+                'name the cache once, in model.cache (leave '
+                'ReplayCachedCrop without cache=)')
+        t.cache_dir = folder
+        _ = t.cache  # opened: its crop size checked against the cache
+    cache.check_pool(dataset_paths(dataset), 'the training dataset')
+    return cache

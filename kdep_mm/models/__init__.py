@@ -5,12 +5,14 @@ from .dense_kdep import DenseKDEP
 from .dense_taps import resample_map
 from .kdep import KDEP
 from .losses import KDEPLoss
+from .protocol import Distiller
 from .taps import FeatureTap, build_tap, default_tap_cfg
 from .teacher import build_teacher, weights_fingerprint
+from .terms import Term
 
 __all__ = [
-    'KDEP', 'DenseKDEP', 'CachedKDEP', 'resample_map', 'KDEPLoss',
-    'SVDPTSAlignment', 'ParametricAlignment', 'LogitKDAlignment',
+    'KDEP', 'DenseKDEP', 'CachedKDEP', 'Distiller', 'Term', 'resample_map',
+    'KDEPLoss', 'SVDPTSAlignment', 'ParametricAlignment', 'LogitKDAlignment',
     'power_temperature_scaling', 'FeatureTap', 'build_tap', 'default_tap_cfg',
     'build_teacher', 'weights_fingerprint'
 ]

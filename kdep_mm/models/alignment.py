@@ -15,6 +15,12 @@ Every alignment is built in two steps: the config gives its
 hyper-parameters, and the distiller calls :meth:`BaseAlignment.build` with
 the measured feature widths, so width problems fail when the model is built.
 ``forward(f_s, f_t)`` returns ``(prediction, target)`` in float32.
+
+:class:`SVDPTSAlignment` is split in the two steps every caller uses:
+:meth:`~SVDPTSAlignment.project` (centring + basis: linear, what a target
+cache stores) and :meth:`~SVDPTSAlignment.scale` (PTS and the rank
+policy, applied at training time); :meth:`~SVDPTSAlignment.match` pairs
+the student feature with a target.
 """
 import warnings
 from typing import Optional, Tuple
@@ -98,7 +104,12 @@ class SVDPTSAlignment(BaseAlignment):
         self.rank_rtol = rank_rtol
         self.label = f'{label}: ' if label else ''
 
-    def build(self, d_s: int, d_t: int) -> None:
+    def build(self, d_s: int, d_t: int, persistent: bool = True) -> None:
+        """Create the basis state for widths ``d_s`` / ``d_t``.
+
+        ``persistent=False``: the state is not saved in checkpoints (a
+        target read from a cache: its projection was done when the cache
+        was built, only the rank is needed, set from the cache)."""
         super().build(d_s, d_t)
         # A PCA basis of the teacher has at most d_t directions. A wider
         # student distils its first d_t channels (the rule of dense stages,
@@ -111,12 +122,15 @@ class SVDPTSAlignment(BaseAlignment):
                 f'teacher has at most {d_t} directions, so student channels '
                 f'{d_t}..{d_s - 1} get no target (only the first {d_t} are '
                 'distilled). Use a wider teacher (or tap) to distil them all.')
-        self.register_buffer('mean', torch.zeros(d_t))
-        self.register_buffer('basis', torch.zeros(d_t, k))
-        self.register_buffer('spectrum', torch.zeros(d_t))
-        self.register_buffer('rank', torch.tensor(0, dtype=torch.long))
-        self.register_buffer('num_images', torch.tensor(0, dtype=torch.long))
-        self.register_buffer('initialized', torch.tensor(False))
+        state = dict(
+            mean=torch.zeros(d_t),
+            basis=torch.zeros(d_t, k),
+            spectrum=torch.zeros(d_t),
+            rank=torch.tensor(0, dtype=torch.long),
+            num_images=torch.tensor(0, dtype=torch.long),
+            initialized=torch.tensor(False))
+        for name, value in state.items():
+            self.register_buffer(name, value, persistent=persistent)
 
     @property
     def k(self) -> int:
@@ -134,6 +148,12 @@ class SVDPTSAlignment(BaseAlignment):
         if self.rank_policy == 'keep':
             return self.k
         return min(self.k, int(self.rank))
+
+    @property
+    def width(self) -> int:
+        """Target directions a step reads: the distilled ones under 'mask'
+        (a cached target is read only that far), all k otherwise."""
+        return self.num_targets if self.rank_policy == 'mask' else self.k
 
     @torch.no_grad()
     def set_basis(self,
@@ -187,29 +207,54 @@ class SVDPTSAlignment(BaseAlignment):
                 f'{rank} < k = {self.k} (singular values below '
                 f'{self.rank_rtol:g} x the largest); {handling}.')
 
-    def target(self, f_t: torch.Tensor) -> torch.Tensor:
-        """``PTS((f_t - mean) @ V)``, in float32 even under autocast."""
+    @torch.no_grad()
+    def set_rank(self, rank: int) -> None:
+        """Install only the rank (a target read from a cache, projected
+        when the cache was built)."""
+        self.rank.fill_(int(rank))
+        self.initialized.fill_(True)
+
+    def project(self, f_t: torch.Tensor) -> torch.Tensor:
+        """``(f_t - mean) @ V`` in float32 even under autocast: the linear
+        part of the target (rows (N, D_t) -> (N, k))."""
         with torch.autocast(device_type=f_t.device.type, enabled=False):
-            z = (f_t.float() - self.mean) @ self.basis
+            return (f_t.float() - self.mean) @ self.basis
+
+    def scale(self, z: torch.Tensor) -> torch.Tensor:
+        """PTS of projected rows ``z`` (N, k) and the rank policy's zeros
+        (float32): the non-linear part, applied at training time."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            z = z.float()
             if self.use_pts:
                 z = power_temperature_scaling(z, self.temperature, self.power)
         if self.rank_policy == 'zero' and self.num_targets < self.k:
             z[:, self.num_targets:] = 0
         return z
 
-    def forward(self, f_s: torch.Tensor,
-                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def target(self, f_t: torch.Tensor) -> torch.Tensor:
+        """``PTS((f_t - mean) @ V)``: :meth:`scale` of :meth:`project`."""
+        return self.scale(self.project(f_t))
+
+    def match(self, f_s: torch.Tensor,
+              target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(prediction, target)``: the student's first k channels (a
+        wider student distils those) against ``target``, both cut to the
+        rank under rank_policy 'mask'."""
         if not self.is_initialized:
             raise RuntimeError(
                 'the KDEP basis is not initialised: add '
                 "dict(type='KDEPBasisHook') to custom_hooks, or set "
                 'basis_file= in the model config')
-        target = self.target(f_t)
-        pred = f_s[:, :self.k].float()  # a wider student: its first k
+        pred = f_s[:, :self.k].float()
+        target = target[:, :self.k]
         if self.rank_policy == 'mask':
             r = self.num_targets
             return pred[:, :r], target[:, :r]
         return pred, target
+
+    def forward(self, f_s: torch.Tensor,
+                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.match(f_s, self.target(f_t))
 
 
 @MODELS.register_module()

@@ -1,29 +1,40 @@
-"""The KDEP distiller: a frozen teacher, a student backbone, an alignment.
+"""The KDEP distiller: a student backbone and a list of loss terms whose
+targets come from a frozen teacher online or from a target cache.
 
 Shaped like mmpretrain's self-supervised algorithms: the student is
 ``self.backbone`` (so a pre-training checkpoint loads downstream with
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``),
 ``extract_feat`` gives its distilled feature and ``loss`` the KDEP loss.
+The terms (:mod:`.terms`) make the kinds of run one model: the paper's
+KDEP is one pooled term, Dense KDEP adds map terms, cached training reads
+the same terms from a cache (``DenseKDEP`` and ``CachedKDEP`` are names
+that build this model from their older arguments).
 
-The teacher is built from config and loaded strictly from its own file. It
-is deliberately *not* a registered sub-module: it never appears in
-``state_dict`` (checkpoints hold the student, the alignment state and the
-data preprocessor only; a resumed run rebuilds the teacher from its file),
-the optimiser and DDP never see it, and ``train()`` cannot switch it out of
-eval mode. ``.to()`` / ``.cuda()`` still move it, through ``_apply``.
+The teacher is built only if a term reads it online, from config, loaded
+strictly from its own file. It is deliberately *not* a registered
+sub-module: it never appears in ``state_dict`` (checkpoints hold the
+student, the alignment state and the data preprocessor only; a resumed run
+rebuilds the teacher from its file), the optimiser and DDP never see it,
+and ``train()`` cannot switch it out of eval mode. ``.to()`` / ``.cuda()``
+still move it, through ``_apply``.
 """
-from typing import Dict, List, Optional, Tuple, Union
+import warnings
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+import torch.nn as nn
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 
-from ..basis.io import load_basis_into
+from ..basis.lifecycle import install_basis_file
 from ..utils.misc import (IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain,
                           to_plain)
-from .alignment import BaseAlignment
 from .taps import FeatureTap, build_tap
 from .teacher import build_teacher
+from .term_forward import TermForward
+from .terms import (Term, build_align, build_loss, check_keys, log_resampled,
+                    map_tap, term_name)
 
 
 def default_data_preprocessor() -> dict:
@@ -37,34 +48,42 @@ def default_data_preprocessor() -> dict:
 
 
 @MODELS.register_module()
-class KDEP(BaseModel):
+class KDEP(TermForward, BaseModel):
     """Knowledge Distillation as Efficient Pre-training.
 
     Args:
         backbone (dict): The student backbone config (any mmpretrain
             backbone). It is the only part that goes downstream.
-        teacher (dict): ``model``, ``checkpoint`` and ``prefix``; see
-            :func:`~kdep_mm.models.teacher.build_teacher`.
-        align (dict): The alignment. Defaults to
+        teacher (dict, optional): ``model``, ``checkpoint`` and ``prefix``;
+            see :func:`~kdep_mm.models.teacher.build_teacher`. Required if
+            a term reads the teacher online.
+        terms (Sequence[dict], optional): The loss terms (see
+            :mod:`kdep_mm.models.terms` for their one spelling). Defaults
+            to the paper's single pooled term, made of ``align``, ``loss``,
+            ``student_tap`` and ``teacher_tap``.
+        cache (str, optional): A target cache folder
+            (``tools/build_target_cache.py``); terms then default to
+            ``source='cache'``. The pipeline's ``ReplayCachedCrop`` reads
+            the same folder (bound when training starts).
+        align (dict): The pooled term's alignment. Defaults to
             ``SVDPTSAlignment(temperature=0.1, power=3)``.
-        loss (dict): The loss. Defaults to ``KDEPLoss(mode='mse',
-            loss_weight=3.0)``.
-        student_tap (None | str | dict): The student's distilled feature
+        loss (dict): The pooled term's loss. Defaults to
+            ``KDEPLoss(mode='mse', loss_weight=3.0)``.
+        student_tap (None | str | dict): The student's pooled feature
             (None = the built-in pre-activation tap; see
-            :func:`~kdep_mm.models.taps.build_tap`).
-        teacher_tap (None | str | dict): The teacher's distilled feature,
-            likewise.
-        basis_file (str, optional): Load the basis from this file (checked
-            against the teacher) instead of computing it.
-        probe_size (int): Image size of the dry run that measures the
-            feature widths when the model is built.
+            :func:`~kdep_mm.models.taps.build_tap`): ``extract_feat`` and
+            the pooled term read it, unless that term names its own.
+        teacher_tap (None | str | dict): The teacher's, likewise.
+        basis_file (str, optional): Load the bases from this file (checked
+            against the teacher) instead of computing them.
+        probe_size (int): Image size of the dry runs that measure the
+            feature widths and strides when the model is built.
         channels_last (bool): Run both networks in channels-last memory
             format (faster convolutions on most hardware).
         compile (bool | dict): ``torch.compile`` the networks in place
             (``nn.Module.compile``: parameter names and checkpoints are
             unchanged): ``True`` for both, or ``dict(student=bool,
-            teacher=bool)``. Off by default; see benchmarks/README.md for
-            what it gains and costs.
+            teacher=bool)``. Off by default; see benchmarks/README.md.
         data_preprocessor (dict, optional): Defaults to mmpretrain's
             ``ClsDataPreprocessor`` with ImageNet mean/std and BGR->RGB.
         init_cfg (dict, optional): Initialisation of the student.
@@ -72,7 +91,9 @@ class KDEP(BaseModel):
 
     def __init__(self,
                  backbone: dict,
-                 teacher: dict,
+                 teacher: Optional[dict] = None,
+                 terms: Optional[Sequence[dict]] = None,
+                 cache: Optional[str] = None,
                  align: Optional[dict] = None,
                  loss: Optional[dict] = None,
                  student_tap: Union[None, str, dict] = None,
@@ -89,132 +110,185 @@ class KDEP(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        terms = self._term_cfgs(terms, cache, align, loss)
         self.student_cfg = to_plain(backbone)
         self.backbone = build_mmpretrain(backbone)
-        teacher_net, teacher_info = build_teacher(teacher)
+        self.cache_folder = cache
+        self._open_cache(cache, terms)
+        teacher_net, teacher_info = None, None
+        if any(t['source'] == 'teacher' for t in terms):
+            if teacher is None:
+                raise ValueError(
+                    'a term reads the teacher online (source=teacher) but '
+                    'the model has no teacher=dict(model=..., checkpoint='
+                    '...); give one, or read every term from a cache')
+            teacher_net, teacher_info = build_teacher(teacher)
         # Not a sub-module on purpose (see the module docstring).
         object.__setattr__(self, 'teacher', teacher_net)
-        self.student_tap: FeatureTap = build_tap(self.backbone, student_tap)
-        self.teacher_tap: FeatureTap = build_tap(self.teacher, teacher_tap)
+        pooled = [t for t in terms if t.get('stride') is None]
+        pooled = pooled[0] if pooled else {}
+        self.student_tap: FeatureTap = build_tap(
+            self.backbone, pooled.get('student_tap', student_tap))
+        self.teacher_tap: Optional[FeatureTap] = None
+        if self.teacher is not None:
+            self.teacher_tap = build_tap(
+                self.teacher, pooled.get('teacher_tap', teacher_tap))
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
+        self.probe_size = probe_size
         d_s, d_t = self._probe_widths(probe_size)
-        self.align: BaseAlignment = MODELS.build(
-            align or dict(type='SVDPTSAlignment'))
-        self.align.build(d_s, d_t)
         #: The one description of the teacher (checkpoints, exported
-        #: students and basis files record it).
+        #: students, basis files and caches record it).
         self.teacher_meta = dict(
-            teacher_info, tap=self.teacher_tap.describe(), width=d_t)
-        self.loss_module = MODELS.build(
-            loss or dict(type='KDEPLoss', mode='mse', loss_weight=3.0))
+            teacher_info, tap=self.teacher_tap.describe(),
+            width=d_t) if teacher_info else self._cache.teacher
+        self.terms: List[Term] = []
+        self.dense_align = nn.ModuleList()
+        self.dense_loss = nn.ModuleList()
+        self._basis_gen = torch.Generator().manual_seed(0)
+        self._last = OrderedDict()
+        for cfg in terms:
+            self._add_term(cfg, d_s, d_t)
         if basis_file is not None:
-            load_basis_into(self, basis_file)
+            install_basis_file(self, basis_file)
         if not isinstance(compile, dict):
             compile = dict(student=compile, teacher=compile)
-        # After the probe, so that nothing is compiled for its input size.
+        # After the probes, so that nothing is compiled for their size.
         if compile.get('student'):
             self.backbone.compile()
-        if compile.get('teacher'):
+        if compile.get('teacher') and self.teacher is not None:
             self.teacher.compile()
 
     # ------------------------------------------------------------------ set-up
+    @staticmethod
+    def _term_cfgs(terms, cache, align, loss) -> List[dict]:
+        """The term configs, each with its ``source``."""
+        if terms is None:
+            terms = [
+                dict(
+                    align=align or dict(type='SVDPTSAlignment'),
+                    loss=loss
+                    or dict(type='KDEPLoss', mode='mse', loss_weight=3.0))
+            ]
+        elif align is not None or loss is not None:
+            raise ValueError('with terms=, give align / loss inside each '
+                             'term, not next to terms')
+        terms = [dict(t) for t in terms]
+        if not terms:
+            raise ValueError('KDEP needs at least one term')
+        for t in terms:
+            check_keys(t)
+            t.setdefault('source', 'cache' if cache else 'teacher')
+            if t['source'] == 'cache' and not cache:
+                raise ValueError(f'{term_name(t)} reads the cache but the '
+                                 'model has no cache= folder')
+        names = [term_name(t) for t in terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f'two terms share a name: {names}')
+        if sum(t.get('stride') is None for t in terms) > 1:
+            raise ValueError('at most one pooled term')
+        return terms
+
+    def _open_cache(self, cache: Optional[str], terms: List[dict]) -> None:
+        self._cache = None
+        if cache is not None:
+            from ..datasets.target_cache import TargetCache
+            self._cache = TargetCache(cache)
+            self._cache.check_columns(
+                [term_name(t) for t in terms if t['source'] == 'cache'])
+
     @torch.no_grad()
-    def _probe_widths(self, size: int) -> Tuple[int, int]:
-        """Measure the distilled feature widths with one dry run."""
+    def _probe_widths(self, size: int):
+        """The pooled feature widths (d_s, d_t) from one dry run each."""
         probe = torch.zeros(1, 3, size, size)
         was_training = self.backbone.training
         self.backbone.eval()
         try:
             d_s = self.extract_feat(probe).shape[1]
-            d_t = self.extract_teacher_feat(probe).shape[1]
+            d_t = None if self.teacher is None else \
+                self.extract_teacher_feat(probe).shape[1]
         finally:
             self.backbone.train(was_training)
         return d_s, d_t
 
-    def basis_slots(self) -> Dict[str, BaseAlignment]:
-        """The alignments whose basis comes from the teacher's features,
-        by name (the basis pass, the basis file and its checks use it)."""
-        return {'pooled': self.align} if self.align.needs_basis else {}
+    def _add_term(self, cfg: dict, d_s: int, d_t: Optional[int]) -> None:
+        name, source = term_name(cfg), cfg['source']
+        stride = cfg.get('stride')
+        student_tap, teacher_tap = self.student_tap, self.teacher_tap
+        if stride is not None:
+            stride = int(stride)
+            student_tap, s = map_tap(self.backbone, cfg.get('student_tap'),
+                                     stride, self.probe_size, True, 'student')
+            d_s = s['channels']
+            if source == 'teacher':
+                teacher_tap, t = map_tap(self.teacher, cfg.get('teacher_tap'),
+                                         stride, self.probe_size, False,
+                                         'teacher')
+                d_t, t_stride = t['channels'], t['stride']
+                t_tap = teacher_tap.describe()
+                log_resampled(name, t_stride, stride, t_tap)
+        if source == 'cache':
+            teacher_tap = None
+            column = self._cache.columns[name]
+            d_t, t_tap = column['d_t'], column['teacher_tap']
+            t_stride = column.get('teacher_stride')
+        elif stride is None:
+            t_tap = teacher_tap.describe()
+        align = build_align(cfg, name, stride, source)
+        if source == 'cache':
+            self._build_cached(align, name, d_s, column)
+        else:
+            align.build(d_s, d_t)
+        loss = build_loss(cfg, 3.0 if stride is None else 1.0)
+        if stride is None:
+            self.align, self.loss_module = align, loss
+            info = dict(name=name, teacher_tap=t_tap, d_t=d_t, d_s=d_s)
+        else:
+            self.dense_align.append(align)
+            self.dense_loss.append(loss)
+            info = dict(
+                name=name,
+                stride=stride,
+                teacher_stride=t_stride,
+                student_tap=student_tap.describe(),
+                teacher_tap=t_tap,
+                d_s=d_s,
+                d_t=d_t,
+                k=align.k,
+                loss_weight=loss.loss_weight,
+                locations_per_image=cfg.get('locations_per_image'))
+        self.terms.append(
+            Term(name, stride, source, align, loss, student_tap, teacher_tap,
+                 info))
 
-    def slot_identity(self, name: str) -> Dict:
-        """The teacher tap and width that slot ``name``'s basis belongs to
-        (recorded in the basis file, checked at load)."""
-        assert name == 'pooled', name
-        return dict(
-            teacher_tap=self.teacher_meta['tap'],
-            d_t=self.teacher_meta['width'])
-
-    @torch.no_grad()
-    def basis_features(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Per basis slot, the teacher's feature rows (N, D_t) of a batch
-        that its basis is computed from."""
-        return {'pooled': self.extract_teacher_feat(inputs)}
-
-    def kdep_meta(self) -> Dict:
-        """What a checkpoint records about this distillation."""
-        return dict(
-            student=self.student_cfg,
-            student_tap=self.student_tap.describe(),
-            teacher=self.teacher_meta,
-            align=type(self.align).__name__)
+    def _build_cached(self, align, name: str, d_s: int, column: Dict) -> None:
+        """A cached term's alignment: k = min(student width, stored
+        directions), the rank from the cache, no basis state."""
+        r = int(column['dim'])
+        if d_s > r:
+            warnings.warn(
+                f'{name}: the student feature has {d_s} channels but the '
+                f'cache holds {r} directions: student channels {r}..'
+                f'{d_s - 1} get no target (build the cache with --dim >= '
+                'the student width to distil them all)')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # said above, in cache terms
+            align.build(d_s, r, persistent=False)
+        align.set_rank(int(column['rank']))
 
     # ----------------------------------------------------------- module glue
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        self.teacher._apply(fn, *args, **kwargs)
+        if self.teacher is not None:
+            self.teacher._apply(fn, *args, **kwargs)
         return self
 
     def train(self, mode: bool = True) -> 'KDEP':
         super().train(mode)
-        self.teacher.eval()  # frozen, whatever mode the distiller is in
+        if self.teacher is not None:
+            self.teacher.eval()  # frozen, whatever mode the distiller is in
         return self
-
-    # ---------------------------------------------------------------- forward
-    def _prepare(self, inputs: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return inputs
-
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The student's distilled (pooled, pre-activation) feature."""
-        self.student_tap.reset()
-        self.backbone(self._prepare(inputs))
-        return self.student_tap.pop()
-
-    @torch.no_grad()
-    def extract_teacher_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The teacher's distilled feature (no autograd, eval mode)."""
-        self.teacher_tap.reset()
-        inputs = self._prepare(inputs)
-        if isinstance(self.teacher, BaseModel):  # a whole classifier
-            self.teacher(inputs, mode='tensor')
-        else:
-            self.teacher(inputs)
-        return self.teacher_tap.pop()
-
-    def _aligned(self,
-                 inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The student's prediction and its target for a batch."""
-        f_t = self.extract_teacher_feat(inputs)
-        return self.align(self.extract_feat(inputs), f_t)
-
-    def loss(self,
-             inputs: torch.Tensor,
-             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
-        """The KDEP loss of a batch (labels, if any, are ignored)."""
-        return dict(loss=self.loss_module(*self._aligned(inputs)))
-
-    def predict(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List] = None) -> List[Dict]:
-        """Per-image prediction and target, for :class:`KDEPR2Metric`."""
-        pred, target = self._aligned(inputs)
-        return [
-            dict(pred=p.detach().cpu(), target=t.detach().cpu())
-            for p, t in zip(pred, target)
-        ]
 
     def forward(self,
                 inputs: torch.Tensor,

@@ -86,7 +86,7 @@ def test_the_target_is_pts_of_the_projection_at_every_location(teacher):
     _fit(model, n=20)
     align = model.dense_align[0]
     x = torch.randn(2, 3, 32, 32)
-    pred, target = model._all_pairs(x)['dense_s16']
+    pred, target = model._pairs(x)['dense_s16']
     with torch.no_grad():
         f_t = _stage_pre_activation(model.teacher, x, 2)  # (2, 256, 2, 2)
     f_s = _stage_pre_activation(model.backbone, x, 2)
@@ -127,13 +127,13 @@ def test_a_vit_teacher_grid_is_resampled_to_the_student_stride(tmp_path):
         dict(model=vit, checkpoint=ckpt), [dict(stride=32)],
         size=64,
         pooled=False)
-    info = model.dense_info[0]
+    info = model.terms[0].info
     assert (info['teacher_stride'], info['d_t'], info['k']) == (16, 192, 192)
     assert info['teacher_tap'] == 'ln1:output[call=-1]:pool=map:skip=1'
     _fit(model, n=6, size=64)
     align = model.dense_align[0]
     x = torch.randn(1, 3, 64, 64)
-    _, target = model._all_pairs(x)['dense_s32']
+    _, target = model._pairs(x)['dense_s32']
     with torch.no_grad():
         grid = _vit_grid(model.teacher, x)
     avg = F.avg_pool2d(grid, 2)  # (1, 192, 2, 2)
@@ -170,7 +170,7 @@ def test_rank_and_width_masking_per_stage(backbone_file):
     _fit(model, n=60, size=64)  # 240 location vectors at stride 32
     assert s8.num_targets == 16
     assert s32.num_targets == int(s32.rank) == 160
-    pairs = model._all_pairs(torch.randn(2, 3, 64, 64))
+    pairs = model._pairs(torch.randn(2, 3, 64, 64))
     assert pairs['dense_s8'][0].shape == (2 * 8 * 8, 16)
     assert pairs['dense_s32'][1].shape == (2 * 2 * 2, 160)
 
@@ -184,7 +184,7 @@ def test_losses_are_the_weighted_terms(teacher):
     x = torch.randn(3, 3, 32, 32)
     losses = model.loss(x)
     assert set(losses) == {'loss_pooled', 'loss_dense_s8', 'loss_dense_s32'}
-    pairs = model._all_pairs(x)
+    pairs = model._pairs(x)
     torch.testing.assert_close(losses['loss_dense_s8'],
                                0.5 * F.mse_loss(*pairs['dense_s8']))
     torch.testing.assert_close(losses['loss_pooled'],
@@ -254,7 +254,7 @@ def test_dense_r2_metric_per_stage(teacher):
     metric.process(None, model.predict(x[:3]))
     metric.process(None, model.predict(x[3:]))
     out = metric.compute_metrics(metric.results)
-    pred, target = model._all_pairs(x)['dense_s8']
+    pred, target = model._pairs(x)['dense_s8']
     want = r2_scores(pred, target, (8, ))
     assert out['dense_s8_r2'] == pytest.approx(want['r2'], rel=1e-5)
     assert out['dense_s8_r2_top8'] == pytest.approx(want['r2_top8'], rel=1e-5)

@@ -55,11 +55,11 @@ def test_a_student_wider_than_the_teacher_distils_its_first_channels(
                                                                  512)
     with pytest.warns(UserWarning, match='numerical rank 39 < k = 512'):
         fill_basis(model, n=40)
-    pred, target = model._aligned(torch.randn(2, 3, 32, 32))
+    pred, target = model._pairs(torch.randn(2, 3, 32, 32))['pooled']
     assert pred.shape == target.shape == (2, 39)
     x = torch.randn(2, 3, 32, 32)
     model.zero_grad()
-    model.loss_module(*model._aligned(x)).backward()
+    model.loss_module(*model._pairs(x)['pooled']).backward()
     # channels beyond 512 (indeed beyond the rank) receive no gradient
     grad = model.backbone.layer4[-1].conv3.weight.grad
     assert grad is not None and grad.shape[0] == 2048

@@ -1,11 +1,12 @@
 """Stop a run at the first non-finite distillation loss, naming the culprit.
 
 The idea of mmdet's ``CheckInvalidLossHook``, in the root registry (so it
-works in any scope) and for KDEP: a forward hook on the model's alignment
-keeps references to the last step's teacher feature, student feature,
-prediction and target (no copies), and when the loss is NaN or Inf the
-error names the iteration, every tensor that is not finite (with its NaN
-and Inf counts) and the first non-finite student parameter. The hook runs
+works in any scope) and for KDEP: the model keeps references to the last
+step's tensors of every term (teacher feature or cached target, student
+feature, target, prediction; no copies; ``Distiller.last_tensors``), and
+when the loss is NaN or Inf the error names the iteration, every tensor
+that is not finite (with its NaN and Inf counts), the first of them in
+data-flow order and the first non-finite student parameter. The hook runs
 before ``CheckpointHook``, so the bad step is never saved: the last
 checkpoint on disk is the last good one, and the message gives the command
 that continues from it once the cause is fixed (``tools/train.py
@@ -20,6 +21,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from ...models.protocol import Distiller
 from ...utils.misc import unwrap_model
 
 
@@ -52,28 +54,6 @@ class KDEPCheckInvalidLossHook(Hook):
 
     def __init__(self, interval: int = 1) -> None:
         self.interval = interval
-        self._last = {}
-        self._handle = None
-
-    def before_train(self, runner) -> None:
-        align = getattr(unwrap_model(runner.model), 'align', None)
-        if isinstance(align, torch.nn.Module):
-            self._handle = align.register_forward_hook(self._record)
-
-    def after_train(self, runner) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-        self._last = {}
-
-    def _record(self, module, args, output) -> None:
-        if not module.training:
-            return
-        f_s, f_t = args[:2]
-        pred, target = output
-        self._last = OrderedDict([('teacher feature', f_t),
-                                  ('student feature', f_s), ('target', target),
-                                  ('prediction', pred)])
 
     def after_train_iter(self,
                          runner,
@@ -102,14 +82,15 @@ class KDEPCheckInvalidLossHook(Hook):
             'saved.'
         ]
         culprits = []
-        for name, tensor in self._last.items():
+        model = unwrap_model(runner.model)
+        last = model.last_tensors() if isinstance(model, Distiller) else {}
+        for name, tensor in last.items():
             what = _describe(tensor)
             if what is not None:
                 culprits.append(name)
                 lines.append(f'  {name}: {what}')
         for name, what in bad_outputs.items():
             lines.append(f'  {name}: {what}')
-        model = unwrap_model(runner.model)
         backbone = getattr(model, 'backbone', model)
         for name, param in backbone.named_parameters():
             what = _describe(param)

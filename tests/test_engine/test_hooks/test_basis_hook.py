@@ -104,7 +104,7 @@ def test_reuses_the_work_dirs_basis_file_only_when_it_is_this_runs(
     """A run that died before its first checkpoint (or a re-run) reuses the
     basis file in its work directory instead of paying the teacher pass
     again, but only for the same teacher, tap, width and images."""
-    import kdep_mm.engine.hooks.basis_hook as hook_module
+    import kdep_mm.basis.lifecycle as hook_module
     first = build_kdep(r34_teacher)
     with pytest.warns(UserWarning, match='numerical rank'):
         KDEPBasisHook().before_train(_runner(first, tmp_path, images)[0])

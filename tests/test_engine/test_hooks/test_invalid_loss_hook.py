@@ -45,9 +45,9 @@ custom_hooks = [
         run(cfg_nan, work_dir)
     msg = str(err.value)
     assert 'iteration 6' in msg
-    assert 'first non-finite tensor in data-flow order: teacher feature' \
-        in msg
-    assert 'teacher feature:' in msg and 'target:' in msg
+    assert 'first non-finite tensor in data-flow order: pooled: teacher ' \
+        'feature' in msg
+    assert 'pooled: teacher feature:' in msg and 'pooled: target:' in msg
     assert 'iter_4.pth' in msg  # how to resume
     # The bad step was never saved; the last good checkpoint is intact.
     files = os.listdir(work_dir)

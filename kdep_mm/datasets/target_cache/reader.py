@@ -1,0 +1,135 @@
+"""Reading a finished target cache: the manifest, the image list and a
+crop's targets (memory-mapped, row by row)."""
+import json
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..pool import pool_fingerprint
+from .layout import (FORMAT, POOLED_FORMAT, CacheError, columns_of, field_of,
+                     row_dtype, shard_file)
+
+
+class TargetCache:
+    """Read a finished cache folder (the only reader of its files).
+
+    Args:
+        folder (str): The cache folder.
+
+    Raises:
+        CacheError: No manifest (the build did not finish), a format this
+            version does not read, or a shard that is missing or damaged
+            (when it is first read).
+    """
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        path = osp.join(folder, 'manifest.json')
+        if not osp.isfile(path):
+            raise CacheError(
+                f'{folder} has no manifest.json: not a target cache, or its '
+                'build did not finish (run tools/build_target_cache.py again '
+                'to complete it)')
+        with open(path) as f:
+            self.manifest = json.load(f)
+        if self.manifest.get('format') not in (FORMAT, POOLED_FORMAT):
+            raise CacheError(
+                f"{path} is a {self.manifest.get('format')!r} manifest, not "
+                f'a {FORMAT} one: build the cache again with this version '
+                '(tools/build_target_cache.py into a new folder)')
+        with open(osp.join(folder, 'images.txt')) as f:
+            self.images: List[str] = [line.rstrip('\n') for line in f]
+        self.columns: Dict[str, Dict] = columns_of(self.manifest)
+        self.shard_size = int(self.manifest['shard_size'])
+        self._open: Dict[int, np.ndarray] = {}
+
+    @property
+    def num_crops(self) -> int:
+        return int(self.manifest['crops_per_image'])
+
+    @property
+    def dim(self) -> int:
+        """Directions of the pooled column."""
+        return int(self.columns['pooled']['dim'])
+
+    @property
+    def teacher(self) -> Dict:
+        """The teacher's description (as the online model records it)."""
+        return self.manifest['teacher']
+
+    @property
+    def crop_recipe(self) -> Dict:
+        return self.manifest['crop_recipe']
+
+    def record(self) -> Dict:
+        """What a checkpoint trained from this cache records of it."""
+        return dict(
+            folder=self.folder,
+            basis_sha256=self.manifest['basis_sha256'],
+            crops_per_image=self.num_crops)
+
+    def check_columns(self, names: Sequence[str]) -> None:
+        """Refuse terms the cache has no column for, naming both sides."""
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise CacheError(
+                f'the target cache {self.folder} has no column for the terms '
+                f'{missing} (it holds {sorted(self.columns)}): build it from '
+                'a config with these terms (tools/build_target_cache.py), or '
+                'read those terms online (source=teacher)')
+
+    def check_pool(self, paths: Sequence[str], where: str) -> None:
+        """Refuse a training pool other than the cache's (which images,
+        in which order), naming both."""
+        have = pool_fingerprint(paths)
+        want = self.manifest['pool_fingerprint']
+        if have != want:
+            first = next((i
+                          for i, (a, b) in enumerate(zip(paths, self.images))
+                          if a != b), min(len(paths), len(self.images)))
+            raise CacheError(
+                f'{where} reads another pool than the target cache '
+                f'{self.folder} was built for (pool fingerprint {have!r}, '
+                f'{len(paths)} images; the cache has {want!r}, '
+                f'{len(self.images)} images; the first difference is at '
+                f'index {first}); rebuild the cache for this pool, or train '
+                'on the pool it was built for')
+
+    def _shard(self, shard: int) -> np.ndarray:
+        """The shard's rows, memory-mapped (opened once per process)."""
+        if shard not in self._open:
+            npy = shard_file(self.folder, shard)
+            if not osp.isfile(npy):
+                raise CacheError(f'{npy} is missing from the cache')
+            rows = np.load(npy, mmap_mode='r')
+            want = row_dtype(self.num_crops, self.columns)
+            if rows.dtype != want:
+                raise CacheError(f'{npy} holds rows of {rows.dtype}, the '
+                                 f'manifest says {want}: damaged cache')
+            self._open[shard] = rows
+        return self._open[shard]
+
+    def get(
+        self,
+        index: int,
+        crop: int,
+        img_path: Optional[str] = None
+    ) -> Tuple[List[int], Dict[str, np.ndarray]]:
+        """Crop ``crop`` of image ``index``: ``(box, targets)`` with box =
+        (x, y, w, h, flip) and, per column, its float32 projection ((r, )
+        or (r_l, h, w)). With ``img_path``, refuse an image that is not
+        the cache's."""
+        if img_path is not None and (index >= len(self.images)
+                                     or self.images[index] != str(img_path)):
+            have = self.images[index] if index < len(self.images) else None
+            raise CacheError(
+                f'image {index} of this dataset is {img_path}, the target '
+                f'cache {self.folder} has {have}: the cache was built for '
+                'another pool (or another order); rebuild it for this one')
+        shard, row = divmod(index, self.shard_size)
+        entry = self._shard(shard)[row]
+        return (entry['boxes'][crop].tolist(), {
+            name: entry[field_of(name)][crop].astype(np.float32)
+            for name in self.columns
+        })

@@ -1,0 +1,249 @@
+"""What a KDEP model computes from its terms (features, targets, losses,
+the basis pass's rows) and what hooks and tools read of it: the methods
+of :class:`~kdep_mm.models.protocol.Distiller`.
+
+A step runs the teacher once (if a term reads it online), the student
+once, reads the cached targets the pipeline packed (if a term reads the
+cache), and evaluates every term on them. A map term brings its source
+(teacher map or stored projection) to the student grid first
+(:func:`resample_map`: linear, so resampling a stored projection equals
+projecting the resampled teacher map), then compares location rows.
+"""
+from collections import OrderedDict
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.model import BaseModel
+
+from .dense_taps import map_rows, resample_map
+
+
+class TermForward:
+    """Mixed into :class:`~kdep_mm.models.KDEP` (see the module
+    docstring)."""
+
+    #: Every KDEP run reads training images (``--preflight`` applies).
+    reads_images = True
+
+    @property
+    def needs_teacher(self) -> bool:
+        """Whether a term reads the teacher online (a basis pass, a
+        teacher in memory)."""
+        return any(t.online for t in self.terms)
+
+    # ---------------------------------------------------------------- features
+    def _prepare(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return inputs
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The student's distilled (pooled, pre-activation) feature."""
+        self.student_tap.reset()
+        self.backbone(self._prepare(inputs))
+        return self.student_tap.pop()
+
+    @torch.no_grad()
+    def extract_teacher_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The teacher's pooled feature (no autograd, eval mode)."""
+        if self.teacher is None:
+            raise RuntimeError('this model reads every target from the cache '
+                               f'{self.cache_folder}: it has no teacher')
+        self.teacher_tap.reset()
+        inputs = self._prepare(inputs)
+        if isinstance(self.teacher, BaseModel):  # a whole classifier
+            self.teacher(inputs, mode='tensor')
+        else:
+            self.teacher(inputs)
+        return self.teacher_tap.pop()
+
+    def _maps(self, taps: Dict, run) -> Dict[str, torch.Tensor]:
+        for tap in taps.values():
+            tap.reset()
+        out = dict(pooled=run())
+        out.update((name, tap.pop()) for name, tap in taps.items())
+        return out
+
+    @torch.no_grad()
+    def teacher_outputs(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The raw teacher feature of every online term, by term name
+        (pooled (B, D_t), maps (B, C, h, w) on the teacher's grid), from
+        one teacher forward."""
+        taps = {
+            t.name: t.teacher_tap
+            for t in self.terms if t.online and t.is_map
+        }
+        out = self._maps(taps, lambda: self.extract_teacher_feat(inputs))
+        return {t.name: out[t.name] for t in self.terms if t.online}
+
+    def student_outputs(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The student feature of every term, by name, from one forward."""
+        taps = {t.name: t.student_tap for t in self.terms if t.is_map}
+        out = self._maps(taps, lambda: self.extract_feat(inputs))
+        return {t.name: out[t.name] for t in self.terms}
+
+    def _cached_targets(self, data_samples: Optional[List],
+                        device) -> Dict[str, torch.Tensor]:
+        if not data_samples or 'kdep_target' not in data_samples[0]:
+            raise KeyError(
+                "the batch carries no cached targets: the training pipeline "
+                "needs ReplayCachedCrop and PackInputs(algorithm_keys="
+                "('kdep_target', ))")
+        rows = [s.kdep_target for s in data_samples]
+        rows = [r if isinstance(r, dict) else dict(pooled=r) for r in rows]
+        return {
+            t.name:
+            torch.stack([torch.as_tensor(r[t.name]) for r in rows]).to(device)
+            for t in self.terms if not t.online
+        }
+
+    # -------------------------------------------------------------- the terms
+    def _pairs(self,
+               inputs: torch.Tensor,
+               data_samples: Optional[List] = None) -> Dict[str, tuple]:
+        """(prediction, target) rows of every term, by name; the tensors of
+        a training step are kept (references) for :meth:`last_tensors`."""
+        sources = self.teacher_outputs(inputs) if self.needs_teacher else {}
+        student = self.student_outputs(inputs)
+        if not all(t.online for t in self.terms):
+            sources.update(self._cached_targets(data_samples, inputs.device))
+        last, pairs = OrderedDict(), {}
+        for term in self.terms:
+            f_s, src = student[term.name], sources[term.name]
+            last[f'{term.name}: ' +
+                 ('teacher feature' if term.online else 'cached target')] = src
+            last[f'{term.name}: student feature'] = f_s
+            if term.is_map:
+                src = resample_map(src.float(), f_s.shape[-2:])
+                f_s, src = map_rows(f_s), map_rows(src)
+            if term.online:
+                pred, target = term.align(f_s, src)
+            else:
+                pred, target = term.align.match(
+                    f_s, term.align.scale(src[:, :term.align.width]))
+            last[f'{term.name}: target'] = target
+            last[f'{term.name}: prediction'] = pred
+            pairs[term.name] = (pred, target)
+        if self.training:
+            self._last = last
+        return pairs
+
+    def last_tensors(self) -> Dict[str, torch.Tensor]:
+        """The last training step's tensors of every term, in data-flow
+        order (for the invalid-loss report)."""
+        return self._last
+
+    def loss(self,
+             inputs: torch.Tensor,
+             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+        """``loss`` (the paper's single pooled term) or one
+        ``loss_<term>`` per term; mmengine sums them. Labels are ignored."""
+        pairs = self._pairs(inputs, data_samples)
+        if len(self.terms) == 1 and not self.terms[0].is_map:
+            return dict(loss=self.terms[0].loss(*pairs[self.terms[0].name]))
+        return {f'loss_{t.name}': t.loss(*pairs[t.name]) for t in self.terms}
+
+    def predict(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List] = None) -> List[Dict]:
+        """Per image: the pooled ``pred`` / ``target`` and, with map terms,
+        each term's location rows in ``dense`` (for :class:`KDEPR2Metric`).
+        Needs every target online (validation runs the teacher)."""
+        if not all(t.online for t in self.terms):
+            raise RuntimeError(
+                'Invalid mode "predict" for targets read from a cache (no '
+                'teacher in memory): validate with the online model')
+        pairs = self._pairs(inputs, data_samples)
+        b = inputs.shape[0]
+        maps = [t for t in self.terms if t.is_map]
+        out = [dict(dense={}) if maps else dict() for _ in range(b)]
+        for term in self.terms:
+            pred, target = (x.detach().cpu() for x in pairs[term.name])
+            if not term.is_map:
+                for o, p, t in zip(out, pred, target):
+                    o.update(pred=p, target=t)
+                continue
+            pred, target = (
+                x.reshape(b, -1, x.shape[1]) for x in (pred, target))
+            for o, p, t in zip(out, pred, target):
+                o['dense'][term.name] = (p, t)
+        return out
+
+    # --------------------------------------------------------------- the basis
+    def basis_slots(self) -> Dict:
+        """The alignments whose basis comes from the teacher's features,
+        by term name (the basis pass, the basis file and its checks)."""
+        return {
+            t.name: t.align
+            for t in self.terms if t.online and t.align.needs_basis
+        }
+
+    def basis_records(self) -> Dict[str, Dict]:
+        """Per basis slot, the plain identity a basis file records and is
+        checked against: teacher fingerprint, tap and width (plus the
+        teacher's architecture and file, for people)."""
+        t = self.teacher_meta
+        return {
+            name:
+            dict(
+                teacher_fingerprint=t['fingerprint'],
+                **self.term(name).identity(),
+                teacher_arch=str(t['model']),
+                teacher_checkpoint=str(t['checkpoint']))
+            for name in self.basis_slots()
+        }
+
+    def term(self, name: str):
+        return next(t for t in self.terms if t.name == name)
+
+    @torch.no_grad()
+    def basis_features(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Per basis slot, the teacher's rows of a batch: pooled features
+        (N, D_t), and each map's location vectors on its own grid (all, or
+        ``locations_per_image`` random ones)."""
+        feats = self.teacher_outputs(inputs)
+        out = {}
+        for name in self.basis_slots():
+            rows, term = feats[name], self.term(name)
+            if term.is_map:
+                rows = rows.flatten(2).transpose(1, 2)  # (B, HW, C)
+                n = term.info['locations_per_image']
+                if n is not None and n < rows.shape[1]:
+                    idx = torch.stack([
+                        torch.randperm(
+                            rows.shape[1], generator=self._basis_gen)[:n]
+                        for _ in range(rows.shape[0])
+                    ]).to(rows.device)
+                    rows = rows.gather(
+                        1, idx[..., None].expand(-1, -1, rows.shape[2]))
+                rows = rows.reshape(-1, rows.shape[2])
+            out[name] = rows
+        return out
+
+    # -------------------------------------------------------------- records
+    def kdep_meta(self) -> Dict:
+        """What checkpoints and exported students record."""
+        online = [t for t in self.terms if t.online]
+        meta = dict(
+            student=self.student_cfg,
+            student_tap=self.student_tap.describe(),
+            teacher=self.teacher_meta,
+            align=type(online[0].align).__name__ if online else 'CachedKDEP')
+        maps = [t for t in self.terms if t.is_map]
+        if maps:
+            meta.update(
+                pooled=len(maps) < len(self.terms),
+                dense=[dict(t.info) for t in maps])
+        if self._cache is not None:
+            meta['cache'] = self._cache.record()
+        return meta
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A dense-only model written before the terms kept an unused pooled
+        # alignment state; it has no term now.
+        if not hasattr(self, 'align'):
+            for key in [
+                    k for k in state_dict if k.startswith(prefix + 'align.')
+            ]:
+                state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -15,10 +15,9 @@
 # validate a student with the online config's KDEPR2Metric if needed.
 _base_ = ['./kdep_r50-r18_4xb128-90e_in1k-10pct.py']
 
-cache = 'data/kdep_cache/r50_in1k-10pct'
 train_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='ReplayCachedCrop', cache=cache, scale=224),
+    dict(type='ReplayCachedCrop', scale=224),  # model.cache's crops
     dict(type='ColorJitter', brightness=0.1, contrast=0.1, saturation=0.1),
     dict(
         type='Lighting',
@@ -33,7 +32,7 @@ model = dict(
     _delete_=True,
     type='CachedKDEP',
     backbone=dict(type='ResNet', depth=18, zero_init_residual=False),
-    cache=cache,
+    cache='data/kdep_cache/r50_in1k-10pct',  # named once, here
     temperature=0.1,
     power=3,
     loss=dict(type='KDEPLoss', mode='mse', loss_weight=20.0))

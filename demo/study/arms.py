@@ -165,8 +165,7 @@ def _build_cache(args, arm: Dict, work: str) -> List[str]:
         dump_json(
             dict(seconds=time.time() - start), osp.join(work, 'cache.json'))
     return [
-        f'cache={folder}', f'model.cache={folder}',
-        f'train_dataloader.dataset.pipeline.1.cache={folder}'
+        f'model.cache={folder}'
     ]
 
 

@@ -69,6 +69,13 @@ ARMS: List[Dict] = [
         label='KDEP dense only, 10%',
         config='kdep-dense_mbv2-r18_pool-10pct.py',
         kind='kdep'),
+    dict(
+        name='cachedpd10',
+        label='KDEP pooled + dense, 10%, from a cache of 10 crops per image',
+        config='kdep-cached-pooled-dense_mbv2-r18_pool-10pct.py',
+        kind='cached',
+        cache=dict(
+            source='kdep-pooled-dense_mbv2-r18_pool-10pct.py', crops=10)),
 ]
 ARM_NAMES = [a['name'] for a in ARMS]
 #: ``zero_init_residual`` values in the scratch arm's grid (the libraries'
@@ -78,11 +85,12 @@ SCRATCH_INITS = (True, False)
 PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
          ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
          ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'),
-         ('kdep10_lite2', 'kdep10'), ('cached10', 'kdep10'),
-         ('pooleddense10', 'kdep10'), ('dense10', 'kdep10'), ('pooleddense10',
-                                                              'sup10'),
-         ('dense10', 'sup10'), ('pooleddense10', 'sup100'), ('dense10',
-                                                             'sup100'))
+         ('kdep10_lite2', 'kdep10'), ('cached10', 'kdep10'), ('pooleddense10',
+                                                              'kdep10'),
+         ('dense10', 'kdep10'), ('pooleddense10', 'sup10'), ('dense10',
+                                                             'sup10'),
+         ('pooleddense10', 'sup100'), ('dense10', 'sup100'), ('cachedpd10',
+                                                              'pooleddense10'))
 #: Learning-rate grid of each task (every arm gets the same grid).
 LR_GRID = dict(
     cls=(0.02, 0.05),

@@ -52,7 +52,8 @@ def test_cached_targets_equal_the_online_teacher_on_the_same_crop(built):
     load = LoadImageFromFileSafe()
     for index in (0, 13, 23):
         for crop in range(3):
-            box, z = cache.get(index, crop, cache.images[index])
+            box, targets = cache.get(index, crop, cache.images[index])
+            z = targets['pooled']
             img = load(dict(img_path=cache.images[index]))['img']
             x = torch.from_numpy(apply_box(img, box,
                                            m['crop_recipe'])).permute(2, 0, 1)
@@ -82,6 +83,7 @@ def test_a_narrower_student_reads_the_prefix(built, tmp_path):
     folder = tmp_path / 'c'
     folder.mkdir()
     manifest = dict(TargetCache(built['out']).manifest, rank=512)
+    manifest['columns']['pooled']['rank'] = 512
     (folder / 'manifest.json').write_text(json.dumps(manifest))
     model = build_mmpretrain(
         dict(

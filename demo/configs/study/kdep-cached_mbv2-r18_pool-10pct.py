@@ -9,10 +9,9 @@
 # before any of its fine-tunes ran.
 _base_ = ['./kdep_mbv2-r18_pool-10pct.py']
 
-cache = 'work_dirs/study/pretrain/cached10/cache'
 train_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='ReplayCachedCrop', cache=cache, scale=64),
+    dict(type='ReplayCachedCrop', scale=64),  # model.cache's crops
     dict(type='PackInputs', algorithm_keys=('kdep_target', )),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
@@ -20,7 +19,7 @@ model = dict(
     _delete_=True,
     type='CachedKDEP',
     backbone=dict(type='ResNet', depth=18, zero_init_residual=False),
-    cache=cache,
+    cache='work_dirs/study/pretrain/cached10/cache',  # named once, here
     temperature=0.1,
     power=3,
     loss=dict(type='KDEPLoss', mode='mse', loss_weight=3.0),

@@ -38,11 +38,18 @@ class TargetCache:
                 f"{path} is a {self.manifest.get('format')!r} manifest, not "
                 f'a {FORMAT} one: build the cache again with this version '
                 '(tools/build_target_cache.py into a new folder)')
-        with open(osp.join(folder, 'images.txt')) as f:
-            self.images: List[str] = [line.rstrip('\n') for line in f]
+        self._images: Optional[List[str]] = None
         self.columns: Dict[str, Dict] = columns_of(self.manifest)
         self.shard_size = int(self.manifest['shard_size'])
         self._open: Dict[int, np.ndarray] = {}
+
+    @property
+    def images(self) -> List[str]:
+        """The pool, in order (read on first use)."""
+        if self._images is None:
+            with open(osp.join(self.folder, 'images.txt')) as f:
+                self._images = [line.rstrip('\n') for line in f]
+        return self._images
 
     @property
     def num_crops(self) -> int:
@@ -80,21 +87,21 @@ class TargetCache:
                 'read those terms online (source=teacher)')
 
     def check_pool(self, paths: Sequence[str], where: str) -> None:
-        """Refuse a training pool other than the cache's (which images,
-        in which order), naming both."""
-        have = pool_fingerprint(paths)
-        want = self.manifest['pool_fingerprint']
-        if have != want:
-            first = next((i
-                          for i, (a, b) in enumerate(zip(paths, self.images))
-                          if a != b), min(len(paths), len(self.images)))
-            raise CacheError(
-                f'{where} reads another pool than the target cache '
-                f'{self.folder} was built for (pool fingerprint {have!r}, '
-                f'{len(paths)} images; the cache has {want!r}, '
-                f'{len(self.images)} images; the first difference is at '
-                f'index {first}); rebuild the cache for this pool, or train '
-                'on the pool it was built for')
+        """Refuse a training pool other than the cache's, naming both: the
+        dataset's image i must be the cache's image i (the same pool in the
+        same order, or its first images, e.g. ``indices=N``)."""
+        paths = [str(p) for p in paths]
+        if paths == self.images[:len(paths)] and paths:
+            return
+        first = next((i for i, (a, b) in enumerate(zip(paths, self.images))
+                      if a != b), min(len(paths), len(self.images)))
+        raise CacheError(
+            f'{where} reads another pool than the target cache '
+            f'{self.folder} was built for (pool fingerprint '
+            f'{pool_fingerprint(paths)!r}, {len(paths)} images; the cache '
+            f"has {self.manifest['pool_fingerprint']!r}, {len(self.images)} "
+            f'images; the first difference is at index {first}); rebuild '
+            'the cache for this pool, or train on the pool it was built for')
 
     def _shard(self, shard: int) -> np.ndarray:
         """The shard's rows, memory-mapped (opened once per process)."""

@@ -164,9 +164,7 @@ def _build_cache(args, arm: Dict, work: str) -> List[str]:
                     osp.join(work, 'cache.log'))
         dump_json(
             dict(seconds=time.time() - start), osp.join(work, 'cache.json'))
-    return [
-        f'model.cache={folder}'
-    ]
+    return [f'model.cache={folder}']
 
 
 def _run_pretraining(args, arm: Dict, work: str) -> Dict:

@@ -12,6 +12,7 @@ projecting the resampled teacher map), then compares location rows.
 from collections import OrderedDict
 from typing import Dict, List, Optional
 
+import numpy as np
 import torch
 from mmengine.model import BaseModel
 

@@ -53,7 +53,8 @@ def test_cached_targets_equal_the_online_teacher_on_the_same_crop(built):
     for index in (0, 13, 23):
         for crop in range(3):
             box, targets = cache.get(index, crop, cache.images[index])
-            z = targets['pooled']
+            assert targets['pooled'].dtype == np.float16  # as stored
+            z = targets['pooled'].astype(np.float32)
             img = load(dict(img_path=cache.images[index]))['img']
             x = torch.from_numpy(apply_box(img, box,
                                            m['crop_recipe'])).permute(2, 0, 1)

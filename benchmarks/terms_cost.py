@@ -1,0 +1,180 @@
+"""What the terms cost: the KDEP step of pooled KDEP online, pooled + dense
+online, pooled + dense from a target cache (no teacher in memory) and the
+supervised step of the same student, interleaved in one run.
+
+Two teachers with random weights (speed does not depend on them):
+ResNet-50 (the paper's) and ViT-B/16 (a teacher people use now; about 4x
+ResNet-50's FLOPs at 224 px), each -> ResNet-18 with map terms at strides
+8, 16, 32; one uint8 batch in memory (compute only: with JPEG decoding
+every mode pays the same loader). The cached targets are random float16
+arrays (as the pipeline packs them) of the shapes a cache of the ResNet-50
+teacher holds (pooled r = 512; maps r_l = k_l on the teacher grid): the
+step collates and copies them to the device, as a training step does. Target: the cached pooled +
+dense step within 1.15x of the supervised step::
+
+    python benchmarks/terms_cost.py --device cpu --size 64 --batch 32
+    python benchmarks/terms_cost.py --device cuda --size 224 --batch 256 \\
+        --iters 30 --warmup 10
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import tempfile
+
+import torch
+# run as a script: its folder is on sys.path
+from bench_common import fake_samples, hardware, save_results, time_methods
+from bench_models import PAIRS, build_supervised, optim_wrapper_cfg
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+TEACHERS = {
+    'r50': dict(type='ResNet', depth=50),
+    'vit-b16': dict(type='VisionTransformer', arch='base', patch_size=16),
+}
+STRIDES = (8, 16, 32)
+#: ResNet-18's widths at strides 8 / 16 / 32 (k_l of a ResNet-50 teacher).
+WIDTHS = {8: 128, 16: 256, 32: 512}
+DENSE = [dict(stride=s, weight=20 / 3) for s in STRIDES]
+
+
+def teacher_cfg(name: str, size: int, tmp: str) -> dict:
+    """A random-weight teacher saved to a file (its config and path)."""
+    torch.manual_seed(0)
+    model = dict(TEACHERS[name])
+    if 'arch' in model:
+        model['img_size'] = size
+    path = osp.join(tmp, f'{name}.pth')
+    torch.save(MODELS.build(model).state_dict(), path)
+    return dict(model=model, checkpoint=path)
+
+
+def online(student: dict, teacher: dict, size: int, dense: bool, device):
+    """Pooled (or pooled + dense) KDEP with the teacher online and a random
+    orthonormal basis in every term."""
+    terms = [dict(weight=20.0)] + (DENSE if dense else [])
+    model = MODELS.build(
+        dict(
+            type='KDEP',
+            backbone=student,
+            teacher=teacher,
+            terms=terms,
+            probe_size=min(size, 64)))
+    for align in model.basis_slots().values():
+        basis, _ = torch.linalg.qr(torch.randn(align.d_t, align.k))
+        align.set_basis(
+            torch.zeros(align.d_t), basis, torch.linspace(10, 1, align.d_t), 1)
+    return model.to(device)
+
+
+def cached(student: dict, size: int, tmp: str, device):
+    """Pooled + dense KDEP reading a cache (a manifest of the shapes a
+    ResNet-50 teacher's cache has; the targets come with the batch)."""
+    columns = dict(
+        pooled=dict(dim=512, rank=512, d_t=2048, teacher_tap='-', stride=None))
+    for s in STRIDES:
+        side = -(-size // s)
+        columns[f'dense_s{s}'] = dict(
+            dim=WIDTHS[s],
+            rank=WIDTHS[s],
+            d_t=WIDTHS[s] * 4,
+            teacher_tap='-',
+            stride=s,
+            teacher_stride=s,
+            grid=[side, side])
+    with open(osp.join(tmp, 'manifest.json'), 'w') as f:
+        json.dump(
+            dict(
+                format='kdep_target_cache/3',
+                columns=columns,
+                teacher={},
+                basis_sha256='-',
+                crops_per_image=1,
+                shard_size=1), f)
+    model = MODELS.build(
+        dict(
+            type='KDEP',
+            backbone=student,
+            cache=tmp,
+            terms=[dict(weight=20.0)] + DENSE,
+            probe_size=min(size, 64)))
+    return model.to(device), columns
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--size', type=int, default=64)
+    p.add_argument('--batch', type=int, default=32)
+    p.add_argument('--iters', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--teachers', default='r50,vit-b16')
+    p.add_argument('--out-dir', default='benchmarks/results')
+    args = p.parse_args()
+    device = torch.device(args.device)
+    init_default_scope('mmpretrain')
+    student, _, lr = PAIRS['r50-r18']
+    hw = hardware(device)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(
+        0,
+        256, (args.batch, 3, args.size, args.size),
+        generator=g,
+        dtype=torch.uint8).to(device)
+    models = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.teachers.split(','):
+            teacher = teacher_cfg(name, args.size, tmp)
+            models[f'pooled, online ({name})'] = online(
+                student, teacher, args.size, False, device)
+            models[f'pooled + dense, online ({name})'] = online(
+                student, teacher, args.size, True, device)
+        models['pooled + dense, cached'], columns = cached(
+            student, args.size, tmp, device)
+    models['supervised'] = build_supervised(student, False, device)
+    samples = fake_samples(args.batch)
+    for s in samples:  # float16 arrays, as ReplayCachedCrop packs them
+        s.set_field(
+            {
+                name:
+                torch.randn(c['dim'], *c.get('grid', []),
+                            generator=g).half().numpy()
+                for name, c in columns.items()
+            }, 'kdep_target')
+    methods = {}
+    for name, model in models.items():
+        model.train()
+        wrapper = build_optim_wrapper(model,
+                                      optim_wrapper_cfg(lr, False, None))
+        data = dict(inputs=x, data_samples=samples)
+        methods[name] = (lambda m=model, w=wrapper, d=data: m.train_step(d, w)[
+            'loss'].detach())
+    res = time_methods(methods, args.batch, args.iters, args.warmup,
+                       args.repeats, device)
+    if hasattr(os, 'getloadavg'):
+        hw['loadavg_end'] = os.getloadavg()
+    sup = res['supervised']['ips_median']
+    where = hw.get('gpu') or f"{hw['cpu']} ({hw['cpu_count']} cores)"
+    lines = [
+        f'# KDEP terms step cost: {where}, torch {hw["torch"]}', '',
+        f'ResNet-18 student, {args.size} px, batch {args.batch}, fp32, in '
+        f'memory; median of {args.repeats} interleaved blocks of '
+        f'{args.iters} steps; load average at start '
+        f'{hw.get("loadavg_start")}, at end {hw.get("loadavg_end")}.', '',
+        '| method | img/s | step time / supervised |', '|---|---|---|'
+    ]
+    for name, r in res.items():
+        ips = r['ips_median']
+        lines.append(f'| {name} | {ips:.1f} | {sup / ips:.2f} |')
+    md = '\n'.join(lines) + '\n'
+    print(md)
+    tag = f'terms_{args.device.split(":")[0]}_{args.size}px_b{args.batch}'
+    save_results(args.out_dir, tag, md,
+                 dict(hardware=hw, settings=vars(args), results=res))
+
+
+if __name__ == '__main__':
+    main()

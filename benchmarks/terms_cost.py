@@ -9,8 +9,9 @@ ResNet-50's FLOPs at 224 px), each -> ResNet-18 with map terms at strides
 every mode pays the same loader). The cached targets are random float16
 arrays (as the pipeline packs them) of the shapes a cache of the ResNet-50
 teacher holds (pooled r = 512; maps r_l = k_l on the teacher grid): the
-step collates and copies them to the device, as a training step does. Target: the cached pooled +
-dense step within 1.15x of the supervised step::
+step collates and copies them to the device, as a training step does.
+Target: the cached pooled + dense step within 1.15x of the supervised
+step::
 
     python benchmarks/terms_cost.py --device cpu --size 64 --batch 32
     python benchmarks/terms_cost.py --device cuda --size 224 --batch 256 \\

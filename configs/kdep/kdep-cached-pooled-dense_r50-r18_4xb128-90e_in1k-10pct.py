@@ -10,7 +10,7 @@
 #       configs/kdep/kdep-pooled-dense_r50-r18_4xb128-90e_in1k-10pct.py \
 #       --out data/kdep_cache/r50_pooled-dense_in1k-10pct --crops 10
 #   bash tools/dist_train.sh \
-#       configs/kdep/kdep-cached-pooled-dense_r50-r18_4xb128-90e_in1k-10pct.py 4
+#     configs/kdep/kdep-cached-pooled-dense_r50-r18_4xb128-90e_in1k-10pct.py 4
 #
 # The cache folder is named once, in model.cache; KDEPBasisHook binds the
 # pipeline's ReplayCachedCrop to it and checks the pool when training starts.

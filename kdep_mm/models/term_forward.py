@@ -92,11 +92,16 @@ class TermForward:
                 "('kdep_target', ))")
         rows = [s.kdep_target for s in data_samples]
         rows = [r if isinstance(r, dict) else dict(pooled=r) for r in rows]
-        return {
-            t.name:
-            torch.stack([torch.as_tensor(r[t.name]) for r in rows]).to(device)
-            for t in self.terms if not t.online
-        }
+        out = {}
+        for t in self.terms:
+            if not t.online:
+                values = [r[t.name] for r in rows]
+                batch = torch.from_numpy(np.stack(values)) if isinstance(
+                    values[0], np.ndarray) else torch.stack(
+                        [torch.as_tensor(v) for v in values])
+                # float16 from the cache: copied as it is, widened there
+                out[t.name] = batch.to(device, non_blocking=True).float()
+        return out
 
     # -------------------------------------------------------------- the terms
     def _pairs(self,

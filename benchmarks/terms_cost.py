@@ -70,8 +70,8 @@ def online(student: dict, teacher: dict, size: int, dense: bool, device):
     return model.to(device)
 
 
-def cached(student: dict, size: int, tmp: str, device):
-    """Pooled + dense KDEP reading a cache (a manifest of the shapes a
+def cached(student: dict, size: int, tmp: str, dense: bool, device):
+    """Pooled (+ dense) KDEP reading a cache (a manifest of the shapes a
     ResNet-50 teacher's cache has; the targets come with the batch)."""
     columns = dict(
         pooled=dict(dim=512, rank=512, d_t=2048, teacher_tap='-', stride=None))
@@ -99,7 +99,7 @@ def cached(student: dict, size: int, tmp: str, device):
             type='KDEP',
             backbone=student,
             cache=tmp,
-            terms=[dict(weight=20.0)] + DENSE,
+            terms=[dict(weight=20.0)] + (DENSE if dense else []),
             probe_size=min(size, 64)))
     return model.to(device), columns
 
@@ -133,8 +133,10 @@ def main():
                 student, teacher, args.size, False, device)
             models[f'pooled + dense, online ({name})'] = online(
                 student, teacher, args.size, True, device)
+        models['pooled, cached'], _ = cached(student, args.size, tmp, False,
+                                             device)
         models['pooled + dense, cached'], columns = cached(
-            student, args.size, tmp, device)
+            student, args.size, tmp, True, device)
     models['supervised'] = build_supervised(student, False, device)
     samples = fake_samples(args.batch)
     for s in samples:  # float16 arrays, as ReplayCachedCrop packs them

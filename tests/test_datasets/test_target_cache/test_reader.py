@@ -1,0 +1,73 @@
+"""The cache reader: a crop's targets of every column (float16, as
+stored), the refusals of a cache that lacks a term's column or was built
+for another pool, and a format-2 cache still read."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from kdep_mm.datasets.target_cache import CacheError, TargetCache
+from .helpers import image_paths, write_cache
+
+
+@pytest.fixture
+def cache(tmp_path):
+    paths = image_paths(str(tmp_path / 'img'))
+    write_cache(str(tmp_path / 'c'), paths)
+    return TargetCache(str(tmp_path / 'c')), paths
+
+
+def test_get_returns_every_column_of_the_crop(cache):
+    c, paths = cache
+    box, targets = c.get(3, 1, paths[3])
+    assert box == [0, 0, 16, 16, 0]
+    assert sorted(targets) == ['dense_s8', 'pooled']
+    assert targets['pooled'].dtype == np.float16
+    assert targets['dense_s8'].shape == (2, 2, 2)
+    np.testing.assert_array_equal(targets['pooled'],
+                                  np.full(4, 3.1, np.float16))
+    assert c.record() == dict(
+        folder=c.folder, basis_sha256='b1', crops_per_image=2)
+    with pytest.raises(CacheError, match='another pool'):
+        c.get(3, 1, paths[2])
+
+
+def test_columns_and_pool_are_checked_naming_both(cache):
+    c, paths = cache
+    c.check_columns(['pooled', 'dense_s8'])
+    with pytest.raises(
+            CacheError,
+            match=r"no column for the terms "
+            r"\['dense_s16'\] \(it holds \['dense_s8', "
+            r"'pooled'\]\)"):
+        c.check_columns(['pooled', 'dense_s16'])
+    c.check_pool(paths, 'the dataset')
+    c.check_pool(paths[:3], 'the dataset')  # its first images: fine
+    with pytest.raises(CacheError, match='first difference is at index 0'):
+        c.check_pool(paths[::-1], 'the dataset')
+
+
+def test_a_format_2_cache_is_read_as_its_pooled_column(tmp_path):
+    paths = image_paths(str(tmp_path / 'img'))
+    folder = str(tmp_path / 'c')
+    write_cache(folder, paths)
+    with open(osp.join(folder, 'manifest.json')) as f:
+        manifest = json.load(f)
+    # a format-2 manifest has no columns; its shards only 'targets'
+    manifest = {k: v for k, v in manifest.items() if k != 'columns'}
+    manifest['format'] = 'kdep_target_cache/2'
+    for shard in range(3):
+        npy = osp.join(folder, f'shard_{shard:05d}.npy')
+        rows = np.load(npy)
+        old = np.empty(
+            len(rows), [('boxes', np.int32, (2, 5)),
+                        ('targets', np.float16, (2, 4))])
+        old['boxes'], old['targets'] = rows['boxes'], rows['targets']
+        np.save(npy, old)
+    with open(osp.join(folder, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f)
+    c = TargetCache(folder)
+    assert list(c.columns) == ['pooled'] and c.dim == 4
+    _, targets = c.get(4, 0, paths[4])
+    np.testing.assert_array_equal(targets['pooled'], np.full(4, 4, 'f2'))

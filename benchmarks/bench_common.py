@@ -6,6 +6,7 @@ methods interleaved with :func:`time_methods`, record the machine with
 throughput table's markdown (``COLS``, ``HEADERS``, :func:`format_row`,
 :func:`markdown`) lives here too, to keep each script short.
 """
+import argparse
 import json
 import os
 import os.path as osp
@@ -21,6 +22,20 @@ import mmengine
 import mmpretrain
 import torch
 from mmpretrain.structures import DataSample
+
+
+def step_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every step benchmark takes (device, input size,
+    batch, timing blocks, output folder)."""
+    p = argparse.ArgumentParser(description=doc.split('\n')[0])
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--size', type=int, default=64)
+    p.add_argument('--batch', type=int, default=32)
+    p.add_argument('--iters', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--out-dir', default='benchmarks/results')
+    return p
 
 
 def sync(device: torch.device) -> None:

@@ -59,16 +59,20 @@ def build_kdep(student: dict,
             probe_size=min(size, 64),
             channels_last=channels_last,
             compile=compile))
-    align = model.align
-    g = torch.Generator().manual_seed(0)
+    random_basis(model.align, 0)
+    return model.to(device)
+
+
+def random_basis(align, seed: int) -> None:
+    """A random orthonormal basis, a small random mean and a decreasing
+    spectrum (speed does not depend on the values)."""
+    g = torch.Generator().manual_seed(seed)
     basis, _ = torch.linalg.qr(torch.randn(align.d_t, align.k, generator=g))
-    spectrum = torch.linspace(10.0, 1.0, align.d_t)
     align.set_basis(
         torch.randn(align.d_t, generator=g) * 0.1,
         basis,
-        spectrum,
+        torch.linspace(10.0, 1.0, align.d_t),
         num_images=1)
-    return model.to(device)
 
 
 def build_supervised(student: dict, channels_last: bool,
@@ -144,8 +148,7 @@ class BareKDEP:
             m.student_tap.reset()
             m.backbone(x)
             f_s = m.student_tap.pop()
-        z = (f_t.float() - a.mean) @ a.basis
-        t = torch.sign(z) * (z.abs() / a.temperature).pow(1.0 / a.power)
+        t = a.scale(a.project(f_t))
         loss = self.w * F.mse_loss(f_s.float()[:, :self.r], t[:, :self.r])
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

@@ -18,30 +18,20 @@ ratio to pooled KDEP)::
     python benchmarks/dense_cost.py --device cuda --size 224 --batch 256 \
         --iters 30 --warmup 10 --amp
 """
-import argparse
 import os
 import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from bench_common import amp_dtype, hardware, save_results, time_methods
+from bench_common import (amp_dtype, hardware, save_results, step_parser,
+                          time_methods)
 from bench_models import (PAIRS, build_kdep, make_teacher_checkpoint,
-                          optim_wrapper_cfg)
+                          optim_wrapper_cfg, random_basis)
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 STAGES = [dict(stride=s, loss_weight=20 / 3) for s in (8, 16, 32)]
-
-
-def random_basis(align, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    basis, _ = torch.linalg.qr(torch.randn(align.d_t, align.k, generator=g))
-    align.set_basis(
-        torch.randn(align.d_t, generator=g) * 0.1,
-        basis,
-        torch.linspace(10.0, 1.0, align.d_t),
-        num_images=1)
 
 
 def build_dense(student: dict, ckpt: str, size: int, pooled: bool,
@@ -61,15 +51,8 @@ def build_dense(student: dict, ckpt: str, size: int, pooled: bool,
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--size', type=int, default=64)
-    p.add_argument('--batch', type=int, default=32)
-    p.add_argument('--iters', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=2)
-    p.add_argument('--repeats', type=int, default=3)
+    p = step_parser(__doc__)
     p.add_argument('--amp', action='store_true')
-    p.add_argument('--out-dir', default='benchmarks/results')
     args = p.parse_args()
     device = torch.device(args.device)
     init_default_scope('mmpretrain')

@@ -17,7 +17,6 @@ step::
     python benchmarks/terms_cost.py --device cuda --size 224 --batch 256 \\
         --iters 30 --warmup 10
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -25,8 +24,10 @@ import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from bench_common import fake_samples, hardware, save_results, time_methods
-from bench_models import PAIRS, build_supervised, optim_wrapper_cfg
+from bench_common import (fake_samples, hardware, save_results, step_parser,
+                          time_methods)
+from bench_models import (PAIRS, build_supervised, optim_wrapper_cfg,
+                          random_basis)
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -63,10 +64,8 @@ def online(student: dict, teacher: dict, size: int, dense: bool, device):
             teacher=teacher,
             terms=terms,
             probe_size=min(size, 64)))
-    for align in model.basis_slots().values():
-        basis, _ = torch.linalg.qr(torch.randn(align.d_t, align.k))
-        align.set_basis(
-            torch.zeros(align.d_t), basis, torch.linspace(10, 1, align.d_t), 1)
+    for i, align in enumerate(model.basis_slots().values()):
+        random_basis(align, i)
     return model.to(device)
 
 
@@ -105,15 +104,8 @@ def cached(student: dict, size: int, tmp: str, dense: bool, device):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--size', type=int, default=64)
-    p.add_argument('--batch', type=int, default=32)
-    p.add_argument('--iters', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=2)
-    p.add_argument('--repeats', type=int, default=3)
+    p = step_parser(__doc__)
     p.add_argument('--teachers', default='r50,vit-b16')
-    p.add_argument('--out-dir', default='benchmarks/results')
     args = p.parse_args()
     device = torch.device(args.device)
     init_default_scope('mmpretrain')

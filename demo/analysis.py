@@ -47,8 +47,8 @@ def pts_statistics(basis_file: str,
     f = torch.cat(feats)
     basis = load_basis(basis_file)
     align = model.align
-    raw = (f - align.mean) @ align.basis
-    target = align.target(f)
+    raw = align.project(f)
+    target = align.scale(raw)
     return dict(
         spectrum=basis['spectrum'].tolist(),
         rank=int(align.rank),

@@ -2,7 +2,7 @@
 on the pooled + dense config (a column per term), the stored projections
 against the online teacher on the same crop (pooled and every map, before
 and after PTS), and the cached pooled + dense config training with no
-teacher built."""
+teacher built (``--preflight`` included)."""
 import os.path as osp
 import sys
 
@@ -126,8 +126,10 @@ randomness = dict(seed=0, deterministic=True)
     assert [t.source for t in model.terms] == ['cache'] * 4
     out = run_tool([
         sys.executable, 'tools/train.py', cfg, '--work-dir',
-        str(tmp_path / 'work')
+        str(tmp_path / 'work'), '--preflight'
     ])
+    # --preflight runs for a cached run too (it reads images)
+    assert 'KDEP pre-flight: 24 images decoded' in out
     assert 'bound to the training pipeline, pool checked' in out
     assert 'teacher features' not in out  # no basis pass: no teacher
     for name in TERMS[1:]:

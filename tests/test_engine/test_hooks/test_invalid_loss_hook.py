@@ -77,3 +77,59 @@ custom_hooks = [
         if v.is_floating_point())
     assert math.isfinite(
         final['message_hub']['log_scalars']['train/loss'].current())
+
+
+class _Hub:
+
+    def get_info(self, key):
+        return None
+
+
+class _Runner:
+    """What the hook reads of a runner."""
+
+    def __init__(self, model):
+        self.model, self.iter, self.epoch = model, 0, 0
+        self.message_hub = _Hub()
+
+
+def test_a_cached_dense_target_is_named(tmp_path):
+    """A term reading the cache: a NaN stored target is named as such (not
+    as a teacher feature), with its term, first in data-flow order."""
+    import numpy as np
+    from mmpretrain.structures import DataSample
+
+    from kdep_mm.engine.hooks import KDEPCheckInvalidLossHook
+    from kdep_mm.utils.misc import build_mmpretrain
+    from tests.test_datasets.test_target_cache.helpers import (COLUMNS,
+                                                               image_paths,
+                                                               write_cache)
+    folder = str(tmp_path / 'c')
+    write_cache(folder, image_paths(str(tmp_path / 'img')))
+    with pytest.warns(UserWarning, match='cache holds'):
+        model = build_mmpretrain(
+            dict(
+                type='KDEP',
+                backbone=dict(type='ResNet', depth=18),
+                cache=folder,
+                terms=[dict(), dict(stride=8)],
+                probe_size=32))
+    samples = []
+    for i in range(2):
+        target = {
+            name: np.zeros((c['dim'], ) + tuple(c.get('grid') or ()),
+                           np.float16)
+            for name, c in COLUMNS.items()
+        }
+        target['dense_s8'][0, 0, 0] = np.nan
+        samples.append(DataSample())
+        samples[-1].set_field(target, 'kdep_target')
+    model.train()
+    outputs = model.loss(torch.rand(2, 3, 32, 32), samples)
+    assert not math.isfinite(float(outputs['loss_dense_s8']))
+    with pytest.raises(NonFiniteLossError) as err:
+        KDEPCheckInvalidLossHook().after_train_iter(
+            _Runner(model), 0, outputs=outputs)
+    msg = str(err.value)
+    assert 'in data-flow order: dense_s8: cached target' in msg
+    assert 'pooled: cached target' not in msg  # finite: not listed

@@ -1,0 +1,110 @@
+"""Every shipped KDEP pre-training config (configs/kdep, the demo's and the
+study's) builds the one distiller with the terms its spelling names and
+computes a finite loss: pooled, dense, pooled + dense, cached and cached
+pooled + dense. Teachers get random weights of their own architecture
+(ResNet and MobileNetV2 here; the other teachers' taps are tested family by
+family in test_taps_families.py), caches a manifest of the right columns."""
+import glob
+import json
+import os.path as osp
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmpretrain.structures import DataSample
+
+from kdep_mm.models import KDEP
+from kdep_mm.utils.misc import build_mmpretrain
+from tests.helpers.datagen import save_backbone
+from tests.helpers.tiny import ROOT, set_random_basis
+
+CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'kdep', '*.py')) +
+    glob.glob(osp.join(ROOT, 'demo', 'configs', 'pretrain', '*.py')) +
+    glob.glob(osp.join(ROOT, 'demo', 'configs', 'study', '*.py')))
+SERVED = ('ResNet', 'MobileNetV2')
+
+
+def _model_cfg(path):
+    model = Config.fromfile(path).model.to_dict()
+    if model.get('type') not in ('KDEP', 'DenseKDEP', 'CachedKDEP'):
+        return None
+    teacher = (model.get('teacher') or {}).get('model', {})
+    if teacher and teacher.get('type') not in SERVED:
+        return None
+    return model
+
+
+KDEP_CONFIGS = [c for c in CONFIGS if _model_cfg(c) is not None]
+
+
+def _fake_cache(folder, model_cfg) -> dict:
+    """A manifest whose columns fit the config's cached terms."""
+    strides = [
+        t['stride'] for t in model_cfg.get('terms') or [] if t.get('stride')
+    ]
+    columns = dict(
+        pooled=dict(dim=512, rank=512, d_t=2048, teacher_tap='-', stride=None))
+    for s in strides:
+        columns[f'dense_s{s}'] = dict(
+            dim=512,
+            rank=512,
+            d_t=2048,
+            teacher_tap='-',
+            stride=s,
+            teacher_stride=s,
+            grid=[2, 2])
+    with open(osp.join(folder, 'manifest.json'), 'w') as f:
+        json.dump(
+            dict(
+                format='kdep_target_cache/3',
+                columns=columns,
+                teacher=dict(fingerprint='-'),
+                basis_sha256='-',
+                crops_per_image=1,
+                shard_size=1), f)
+    return columns
+
+
+@pytest.mark.parametrize(
+    'path', KDEP_CONFIGS, ids=[osp.basename(c) for c in KDEP_CONFIGS])
+def test_a_shipped_config_builds_the_one_distiller(path, tmp_path):
+    cfg = _model_cfg(path)
+    cfg['probe_size'] = 64
+    cfg.pop('basis_file', None)
+    columns = None
+    if cfg.get('teacher'):
+        teacher = dict(cfg['teacher']['model'])
+        cfg['teacher']['checkpoint'] = save_backbone(
+            teacher, str(tmp_path / 'teacher.pth'))
+        cfg['teacher']['prefix'] = None
+    if cfg.get('cache'):
+        cfg['cache'] = str(tmp_path)
+        columns = _fake_cache(str(tmp_path), cfg)
+    with warnings.catch_warnings():  # rank / width notes of random weights
+        warnings.simplefilter('ignore')
+        model = build_mmpretrain(cfg)
+        for i, align in enumerate(model.basis_slots().values()):
+            set_random_basis(align, seed=i)
+    assert isinstance(model, KDEP) and model.terms
+    samples = None
+    if columns is not None:
+        assert model.teacher is None
+        samples = []
+        for _ in range(2):
+            samples.append(DataSample())
+            samples[-1].set_field(
+                {
+                    n:
+                    np.random.randn(c['dim'], *(c.get('grid') or [])).astype(
+                        np.float16)
+                    for n, c in columns.items()
+                }, 'kdep_target')
+    model.train()
+    losses = model.loss(torch.rand(2, 3, 64, 64) * 255, samples)
+    assert losses and all(torch.isfinite(v) for v in losses.values())
+    names = {t.name for t in model.terms}
+    keys = {'loss'} if names == {'pooled'} else {f'loss_{n}' for n in names}
+    assert set(losses) == keys

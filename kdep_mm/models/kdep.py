@@ -18,9 +18,8 @@ rebuilds the teacher from its file), the optimiser and DDP never see it,
 and ``train()`` cannot switch it out of eval mode. ``.to()`` / ``.cuda()``
 still move it, through ``_apply``.
 """
-import warnings
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -33,8 +32,8 @@ from ..utils.misc import (IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain,
 from .taps import FeatureTap, build_tap
 from .teacher import build_teacher
 from .term_forward import TermForward
-from .terms import (Term, build_align, build_loss, check_keys, log_resampled,
-                    map_tap, term_name)
+from .terms import (Term, build_align, build_cached_align, build_loss,
+                    check_keys, log_resampled, map_tap, term_name)
 
 
 def default_data_preprocessor() -> dict:
@@ -123,6 +122,8 @@ class KDEP(TermForward, BaseModel):
                     'the model has no teacher=dict(model=..., checkpoint='
                     '...); give one, or read every term from a cache')
             teacher_net, teacher_info = build_teacher(teacher)
+            if self._cache is not None:  # online and cached terms: one teacher
+                self._cache.check_teacher(teacher_info['fingerprint'])
         # Not a sub-module on purpose (see the module docstring).
         object.__setattr__(self, 'teacher', teacher_net)
         pooled = [t for t in terms if t.get('stride') is None]
@@ -237,7 +238,7 @@ class KDEP(TermForward, BaseModel):
             t_tap = teacher_tap.describe()
         align = build_align(cfg, name, stride, source)
         if source == 'cache':
-            self._build_cached(align, name, d_s, column)
+            build_cached_align(align, name, d_s, column)
         else:
             align.build(d_s, d_t)
         loss = build_loss(cfg, 3.0 if stride is None else 1.0)
@@ -261,21 +262,6 @@ class KDEP(TermForward, BaseModel):
         self.terms.append(
             Term(name, stride, source, align, loss, student_tap, teacher_tap,
                  info))
-
-    def _build_cached(self, align, name: str, d_s: int, column: Dict) -> None:
-        """A cached term's alignment: k = min(student width, stored
-        directions), the rank from the cache, no basis state."""
-        r = int(column['dim'])
-        if d_s > r:
-            warnings.warn(
-                f'{name}: the student feature has {d_s} channels but the '
-                f'cache holds {r} directions: student channels {r}..'
-                f'{d_s - 1} get no target (build the cache with --dim >= '
-                'the student width to distil them all)')
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # said above, in cache terms
-            align.build(d_s, r, persistent=False)
-        align.set_rank(int(column['rank']))
 
     # ----------------------------------------------------------- module glue
     def _apply(self, fn, *args, **kwargs):

@@ -25,6 +25,7 @@ them all::
                     rank_policy='mask'),  # any alignment for pooled terms
          student_tap=None, teacher_tap=None, locations_per_image=None)
 """
+import warnings
 from typing import Dict, Optional, Tuple
 
 import torch.nn as nn
@@ -163,3 +164,21 @@ def log_resampled(name: str, teacher_stride: int, stride: int,
         MMLogger.get_current_instance().info(
             f'{name}: the teacher map at stride {teacher_stride} ({tap}) '
             'is resampled to the student grid')
+
+
+def build_cached_align(align: BaseAlignment, name: str, d_s: int,
+                       column: Dict) -> None:
+    """A cached term's alignment: k = min(student width, stored
+    directions), the rank from the cache, no basis state (the projection
+    was done when the cache was built)."""
+    r = int(column['dim'])
+    if d_s > r:
+        warnings.warn(
+            f'{name}: the student feature has {d_s} channels but the '
+            f'cache holds {r} directions: student channels {r}..'
+            f'{d_s - 1} get no target (build the cache with --dim >= '
+            'the student width to distil them all)')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # said above, in cache terms
+        align.build(d_s, r, persistent=False)
+    align.set_rank(int(column['rank']))

@@ -110,3 +110,16 @@ def test_last_tensors_of_every_term_in_data_flow_order(teacher):
                      'prediction')
     ]
     assert model.last_tensors()['dense_s16: student feature'].dim() == 4
+
+
+def test_online_and_cached_terms_must_share_the_teacher(teacher, tmp_path):
+    from tests.test_datasets.test_target_cache.helpers import (image_paths,
+                                                               write_cache)
+    folder = str(tmp_path / 'c')
+    write_cache(folder, image_paths(str(tmp_path / 'img')))
+    with pytest.raises(ValueError, match="built with teacher 'f00d'"):
+        _build(
+            teacher,
+            cache=folder,
+            terms=[dict(source='teacher'),
+                   dict(stride=8, source='cache')])

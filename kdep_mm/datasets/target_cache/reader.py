@@ -86,6 +86,18 @@ class TargetCache:
                 'a config with these terms (tools/build_target_cache.py), or '
                 'read those terms online (source=teacher)')
 
+    def check_teacher(self, fingerprint: str) -> None:
+        """Refuse mixing terms of this cache with a teacher online that is
+        not the cache's, naming both."""
+        have = self.manifest.get('teacher_fingerprint')
+        if have != fingerprint:
+            raise CacheError(
+                f'the target cache {self.folder} was built with teacher '
+                f'{have!r} ({self.teacher.get("checkpoint")}), the model\'s '
+                f'online teacher is {fingerprint!r}: its terms would mix two '
+                'teachers; read every term from the cache, or build the cache '
+                'with this teacher')
+
     def check_pool(self, paths: Sequence[str], where: str) -> None:
         """Refuse a training pool other than the cache's, naming both: the
         dataset's image i must be the cache's image i (the same pool in the

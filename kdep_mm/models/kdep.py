@@ -27,6 +27,7 @@ from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 
 from ..basis.lifecycle import install_basis_file
+from ..datasets.target_cache import TargetCache
 from ..utils.misc import (IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain,
                           to_plain)
 from .taps import FeatureTap, build_tap
@@ -194,7 +195,6 @@ class KDEP(TermForward, BaseModel):
     def _open_cache(self, cache: Optional[str], terms: List[dict]) -> None:
         self._cache = None
         if cache is not None:
-            from ..datasets.target_cache import TargetCache
             self._cache = TargetCache(cache)
             self._cache.check_columns(
                 [term_name(t) for t in terms if t['source'] == 'cache'])

@@ -1,6 +1,7 @@
 """Tiny KDEP set-ups for tests (CPU, seconds each): a distiller and its
 basis, batches without a dataset, a config derived from the real KDEP
 config, and the repository's tools run in fresh processes."""
+import json
 import os
 import os.path as osp
 import subprocess
@@ -78,6 +79,36 @@ def set_random_basis(align, seed: int = 0, num_images: int = 1) -> None:
         basis,
         torch.linspace(2.0, 1.0, align.d_t),
         num_images=num_images)
+
+
+def write_fake_manifest(folder: str, model_cfg: dict) -> dict:
+    """A target-cache manifest (no shards) whose columns fit the cached
+    terms of ``model_cfg`` (a pooled column of r = 512, and one 512 x 2 x 2
+    column per map term); returns the columns."""
+    strides = [
+        t['stride'] for t in model_cfg.get('terms') or [] if t.get('stride')
+    ]
+    columns = dict(
+        pooled=dict(dim=512, rank=512, d_t=2048, teacher_tap='-', stride=None))
+    for s in strides:
+        columns[f'dense_s{s}'] = dict(
+            dim=512,
+            rank=512,
+            d_t=2048,
+            teacher_tap='-',
+            stride=s,
+            teacher_stride=s,
+            grid=[2, 2])
+    with open(osp.join(folder, 'manifest.json'), 'w') as f:
+        json.dump(
+            dict(
+                format='kdep_target_cache/3',
+                columns=columns,
+                teacher=dict(fingerprint='-'),
+                basis_sha256='-',
+                crops_per_image=1,
+                shard_size=1), f)
+    return columns
 
 
 def write_config(filename: str,

@@ -5,7 +5,6 @@ pooled + dense. Teachers get random weights of their own architecture
 (ResNet and MobileNetV2 here; the other teachers' taps are tested family by
 family in test_taps_families.py), caches a manifest of the right columns."""
 import glob
-import json
 import os.path as osp
 import warnings
 
@@ -18,7 +17,7 @@ from mmpretrain.structures import DataSample
 from kdep_mm.models import KDEP
 from kdep_mm.utils.misc import build_mmpretrain
 from tests.helpers.datagen import save_backbone
-from tests.helpers.tiny import ROOT, set_random_basis
+from tests.helpers.tiny import ROOT, set_random_basis, write_fake_manifest
 
 CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'kdep', '*.py')) +
@@ -40,34 +39,6 @@ def _model_cfg(path):
 KDEP_CONFIGS = [c for c in CONFIGS if _model_cfg(c) is not None]
 
 
-def _fake_cache(folder, model_cfg) -> dict:
-    """A manifest whose columns fit the config's cached terms."""
-    strides = [
-        t['stride'] for t in model_cfg.get('terms') or [] if t.get('stride')
-    ]
-    columns = dict(
-        pooled=dict(dim=512, rank=512, d_t=2048, teacher_tap='-', stride=None))
-    for s in strides:
-        columns[f'dense_s{s}'] = dict(
-            dim=512,
-            rank=512,
-            d_t=2048,
-            teacher_tap='-',
-            stride=s,
-            teacher_stride=s,
-            grid=[2, 2])
-    with open(osp.join(folder, 'manifest.json'), 'w') as f:
-        json.dump(
-            dict(
-                format='kdep_target_cache/3',
-                columns=columns,
-                teacher=dict(fingerprint='-'),
-                basis_sha256='-',
-                crops_per_image=1,
-                shard_size=1), f)
-    return columns
-
-
 @pytest.mark.parametrize(
     'path', KDEP_CONFIGS, ids=[osp.basename(c) for c in KDEP_CONFIGS])
 def test_a_shipped_config_builds_the_one_distiller(path, tmp_path):
@@ -82,7 +53,7 @@ def test_a_shipped_config_builds_the_one_distiller(path, tmp_path):
         cfg['teacher']['prefix'] = None
     if cfg.get('cache'):
         cfg['cache'] = str(tmp_path)
-        columns = _fake_cache(str(tmp_path), cfg)
+        columns = write_fake_manifest(str(tmp_path), cfg)
     with warnings.catch_warnings():  # rank / width notes of random weights
         warnings.simplefilter('ignore')
         model = build_mmpretrain(cfg)

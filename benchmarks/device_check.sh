@@ -21,6 +21,7 @@ cd benchmarks
 for size in 224 64; do
   batch=$([ "$size" = 224 ] && echo 256 || echo 512)
   python3 terms_cost.py --device cuda --size "$size" --batch "$batch" \
-    --iters 20 --warmup 10 --repeats 3 --out-dir "$out" 2>&1 \
+    --iters "${ITERS:-20}" --warmup "${WARMUP:-10}" --repeats 3 \
+    --out-dir "$out" 2>&1 \
     | grep -v "INFO\|Init\|same before\|torch.Size\|^ *$" | tail -12
 done

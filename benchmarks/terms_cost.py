@@ -7,9 +7,10 @@ ResNet-50 (the paper's) and ViT-B/16 (a teacher people use now; about 4x
 ResNet-50's FLOPs at 224 px), each -> ResNet-18 with map terms at strides
 8, 16, 32; one uint8 batch in memory (compute only: with JPEG decoding
 every mode pays the same loader). The cached targets are random float16
-arrays (as the pipeline packs them) of the shapes a cache of the ResNet-50
-teacher holds (pooled r = 512; maps r_l = k_l on the teacher grid): the
-step collates and copies them to the device, as a training step does.
+tensors of the shapes a cache of the ResNet-50 teacher holds (pooled r =
+512; maps r_l = k_l on the teacher grid), stacked per column as the cached
+configs' ``kdep_collate`` delivers them (pinned on a GPU): the step copies
+them to the device (``KDEPDataPreprocessor``), as a training step does.
 Target: the cached pooled + dense step within 1.15x of the supervised
 step::
 
@@ -130,21 +131,25 @@ def main():
         models['pooled + dense, cached'], columns = cached(
             student, args.size, tmp, True, device)
     models['supervised'] = build_supervised(student, False, device)
-    samples = fake_samples(args.batch)
-    for s in samples:  # float16 arrays, as ReplayCachedCrop packs them
-        s.set_field(
-            {
-                name:
-                torch.randn(c['dim'], *c.get('grid', []),
-                            generator=g).half().numpy()
-                for name, c in columns.items()
-            }, 'kdep_target')
+    # The cached targets as the loader delivers them with the cached
+    # configs' kdep_collate: one float16 tensor per column, stacked in the
+    # workers, pinned on a GPU machine (pin_memory=True).
+    stacked = {
+        name:
+        torch.randn(args.batch, c['dim'], *c.get('grid', []),
+                    generator=g).half()
+        for name, c in columns.items()
+    }
+    if device.type == 'cuda':
+        stacked = {n: v.pin_memory() for n, v in stacked.items()}
     methods = {}
     for name, model in models.items():
         model.train()
         wrapper = build_optim_wrapper(model,
                                       optim_wrapper_cfg(lr, False, None))
-        data = dict(inputs=x, data_samples=samples)
+        data = dict(inputs=x, data_samples=fake_samples(args.batch))
+        if 'cached' in name:
+            data['kdep_targets'] = stacked
         methods[name] = (lambda m=model, w=wrapper, d=data: m.train_step(d, w)[
             'loss'].detach())
     res = time_methods(methods, args.batch, args.iters, args.warmup,

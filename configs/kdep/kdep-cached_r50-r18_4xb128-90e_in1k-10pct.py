@@ -27,7 +27,12 @@ train_pipeline = [
         to_rgb=False),
     dict(type='PackInputs', algorithm_keys=('kdep_target', )),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# The cached targets are stacked per column in the loader's workers and
+# copied to the device once per batch (KDEPDataPreprocessor, the model's
+# default), not per sample in the step.
+train_dataloader = dict(
+    collate_fn=dict(type='kdep_collate'),
+    dataset=dict(pipeline=train_pipeline))
 model = dict(
     _delete_=True,
     type='CachedKDEP',

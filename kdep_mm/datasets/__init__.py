@@ -1,5 +1,6 @@
 """Data loading that fails loudly (unreadable images, empty datasets) and
 the teacher-target cache (replayed crops and their stored targets)."""
+from .collate import kdep_collate
 from .image_folder import KDEPImageDataset
 from .pool import dataset_paths, pool_fingerprint
 from .preflight import preflight_images
@@ -10,5 +11,5 @@ from .transforms import LoadImageFromFileSafe, UnreadableImageError
 __all__ = [
     'KDEPImageDataset', 'LoadImageFromFileSafe', 'UnreadableImageError',
     'preflight_images', 'ReplayCachedCrop', 'CacheError', 'TargetCache',
-    'bind_cache', 'dataset_paths', 'pool_fingerprint'
+    'bind_cache', 'dataset_paths', 'pool_fingerprint', 'kdep_collate'
 ]

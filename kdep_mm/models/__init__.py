@@ -1,6 +1,7 @@
 from .alignment import (LogitKDAlignment, ParametricAlignment, SVDPTSAlignment,
                         power_temperature_scaling)
 from .cached_kdep import CachedKDEP
+from .data_preprocessor import KDEPDataPreprocessor
 from .dense_kdep import DenseKDEP
 from .dense_taps import resample_map
 from .kdep import KDEP
@@ -11,8 +12,9 @@ from .teacher import build_teacher, weights_fingerprint
 from .terms import Term
 
 __all__ = [
-    'KDEP', 'DenseKDEP', 'CachedKDEP', 'Distiller', 'Term', 'resample_map',
-    'KDEPLoss', 'SVDPTSAlignment', 'ParametricAlignment', 'LogitKDAlignment',
-    'power_temperature_scaling', 'FeatureTap', 'build_tap', 'default_tap_cfg',
-    'build_teacher', 'weights_fingerprint'
+    'KDEP', 'DenseKDEP', 'CachedKDEP', 'KDEPDataPreprocessor', 'Distiller',
+    'Term', 'resample_map', 'KDEPLoss', 'SVDPTSAlignment',
+    'ParametricAlignment', 'LogitKDAlignment', 'power_temperature_scaling',
+    'FeatureTap', 'build_tap', 'default_tap_cfg', 'build_teacher',
+    'weights_fingerprint'
 ]

@@ -38,10 +38,11 @@ from .terms import (Term, build_align, build_cached_align, build_loss,
 
 
 def default_data_preprocessor() -> dict:
-    """mmpretrain's ``ClsDataPreprocessor`` with ImageNet mean / std and
-    BGR -> RGB: what the student (and an ImageNet teacher) expect."""
+    """:class:`KDEPDataPreprocessor` (mmpretrain's ``ClsDataPreprocessor``,
+    plus batched cached targets) with ImageNet mean / std and BGR -> RGB:
+    what the student (and an ImageNet teacher) expect."""
     return dict(
-        type='ClsDataPreprocessor',
+        type='KDEPDataPreprocessor',
         mean=list(IMAGENET_MEAN),
         std=list(IMAGENET_STD),
         to_rgb=True)
@@ -279,9 +280,10 @@ class KDEP(TermForward, BaseModel):
     def forward(self,
                 inputs: torch.Tensor,
                 data_samples: Optional[List] = None,
-                mode: str = 'tensor'):
+                mode: str = 'tensor',
+                kdep_targets: Optional[dict] = None):
         if mode == 'loss':
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples, kdep_targets)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':

@@ -83,13 +83,23 @@ class TermForward:
         out = self._maps(taps, lambda: self.extract_feat(inputs))
         return {t.name: out[t.name] for t in self.terms}
 
-    def _cached_targets(self, data_samples: Optional[List],
-                        device) -> Dict[str, torch.Tensor]:
+    def _cached_targets(self, data_samples: Optional[List], device,
+                        stacked: Optional[Dict]) -> Dict[str, torch.Tensor]:
+        """The cached terms' targets (float32, on ``device``): the batch's
+        ``stacked`` columns (``kdep_collate`` + ``KDEPDataPreprocessor``),
+        or each sample's ``kdep_target`` stacked here."""
+        if stacked:
+            return {
+                t.name: stacked[t.name].to(device).float()
+                for t in self.terms if not t.online
+            }
         if not data_samples or 'kdep_target' not in data_samples[0]:
             raise KeyError(
                 "the batch carries no cached targets: the training pipeline "
                 "needs ReplayCachedCrop and PackInputs(algorithm_keys="
-                "('kdep_target', ))")
+                "('kdep_target', )), and a loader with collate_fn=dict("
+                "type='kdep_collate') needs the model's data_preprocessor "
+                "to be KDEPDataPreprocessor (the default)")
         rows = [s.kdep_target for s in data_samples]
         rows = [r if isinstance(r, dict) else dict(pooled=r) for r in rows]
         out = {}
@@ -106,13 +116,16 @@ class TermForward:
     # -------------------------------------------------------------- the terms
     def _pairs(self,
                inputs: torch.Tensor,
-               data_samples: Optional[List] = None) -> Dict[str, tuple]:
+               data_samples: Optional[List] = None,
+               kdep_targets: Optional[Dict] = None) -> Dict[str, tuple]:
         """(prediction, target) rows of every term, by name; the tensors of
         a training step are kept (references) for :meth:`last_tensors`."""
         sources = self.teacher_outputs(inputs) if self.needs_teacher else {}
         student = self.student_outputs(inputs)
         if not all(t.online for t in self.terms):
-            sources.update(self._cached_targets(data_samples, inputs.device))
+            sources.update(
+                self._cached_targets(data_samples, inputs.device,
+                                     kdep_targets))
         last, pairs = OrderedDict(), {}
         for term in self.terms:
             f_s, src = student[term.name], sources[term.name]
@@ -141,10 +154,12 @@ class TermForward:
 
     def loss(self,
              inputs: torch.Tensor,
-             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+             data_samples: Optional[List] = None,
+             kdep_targets: Optional[Dict] = None) -> Dict[str, torch.Tensor]:
         """``loss`` (the paper's single pooled term) or one
-        ``loss_<term>`` per term; mmengine sums them. Labels are ignored."""
-        pairs = self._pairs(inputs, data_samples)
+        ``loss_<term>`` per term; mmengine sums them. Labels are ignored;
+        ``kdep_targets``: a batch's stacked cached targets, if any."""
+        pairs = self._pairs(inputs, data_samples, kdep_targets)
         if len(self.terms) == 1 and not self.terms[0].is_map:
             return dict(loss=self.terms[0].loss(*pairs[self.terms[0].name]))
         return {f'loss_{t.name}': t.loss(*pairs[t.name]) for t in self.terms}

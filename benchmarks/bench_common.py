@@ -7,6 +7,7 @@ throughput table's markdown (``COLS``, ``HEADERS``, :func:`format_row`,
 :func:`markdown`) lives here too, to keep each script short.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -36,6 +37,32 @@ def step_parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--out-dir', default='benchmarks/results')
     return p
+
+
+def time_train_steps(models: Dict, data_of: Callable[[str],
+                                                     Dict], wrapper_cfg: Dict,
+                     args, device: torch.device, hw: Dict) -> Dict:
+    """The training step of each model (``model.train_step`` on
+    ``data_of(name)``, an optimiser built from ``wrapper_cfg``), timed
+    interleaved (:func:`time_methods`); the load at the end goes to
+    ``hw``."""
+    from mmengine.optim import build_optim_wrapper
+    methods = {}
+    for name, model in models.items():
+        model.train()
+        wrapper = build_optim_wrapper(model, copy.deepcopy(wrapper_cfg))
+        methods[name] = (lambda m=model, w=wrapper, d=data_of(name): m.
+                         train_step(d, w)['loss'].detach())
+    res = time_methods(methods, args.batch, args.iters, args.warmup,
+                       args.repeats, device)
+    if hasattr(os, 'getloadavg'):
+        hw['loadavg_end'] = os.getloadavg()
+    return res
+
+
+def machine(hw: Dict) -> str:
+    """The GPU, or the CPU and its cores, for a table's title."""
+    return hw.get('gpu') or f"{hw['cpu']} ({hw['cpu_count']} cores)"
 
 
 def sync(device: torch.device) -> None:

@@ -18,16 +18,14 @@ ratio to pooled KDEP)::
     python benchmarks/dense_cost.py --device cuda --size 224 --batch 256 \
         --iters 30 --warmup 10 --amp
 """
-import os
 import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from bench_common import (amp_dtype, hardware, save_results, step_parser,
-                          time_methods)
+from bench_common import (amp_dtype, hardware, machine, save_results,
+                          step_parser, time_train_steps)
 from bench_models import (PAIRS, build_kdep, make_teacher_checkpoint,
                           optim_wrapper_cfg, random_basis)
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
@@ -75,19 +73,11 @@ def main():
             generator=g,
             dtype=torch.uint8).to(device))
     hw = hardware(device)  # load average at the start
-    methods = {}
-    for name, model in models.items():
-        model.train()
-        wrapper = build_optim_wrapper(model,
-                                      optim_wrapper_cfg(lr, args.amp, dtype))
-        methods[name] = (
-            lambda m=model, w=wrapper: m.train_step(data, w)['loss'].detach())
-    res = time_methods(methods, args.batch, args.iters, args.warmup,
-                       args.repeats, device)
-    if hasattr(os, 'getloadavg'):
-        hw['loadavg_end'] = os.getloadavg()
+    res = time_train_steps(models, lambda name: data,
+                           optim_wrapper_cfg(lr, args.amp, dtype), args,
+                           device, hw)
     base = res['pooled']['ips_median']
-    where = hw.get('gpu') or f"{hw['cpu']} ({hw['cpu_count']} cores)"
+    where = machine(hw)
     lines = [
         f'# Dense KDEP step cost: {where}, torch {hw["torch"]}', '',
         f'ResNet-50 -> ResNet-18, {args.size} px, batch {args.batch}, '

@@ -19,17 +19,15 @@ step::
         --iters 30 --warmup 10
 """
 import json
-import os
 import os.path as osp
 import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from bench_common import (fake_samples, hardware, save_results, step_parser,
-                          time_methods)
+from bench_common import (fake_samples, hardware, machine, save_results,
+                          step_parser, time_train_steps)
 from bench_models import (PAIRS, build_supervised, optim_wrapper_cfg,
                           random_basis)
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
@@ -142,22 +140,17 @@ def main():
     }
     if device.type == 'cuda':
         stacked = {n: v.pin_memory() for n, v in stacked.items()}
-    methods = {}
-    for name, model in models.items():
-        model.train()
-        wrapper = build_optim_wrapper(model,
-                                      optim_wrapper_cfg(lr, False, None))
+
+    def data_of(name):
         data = dict(inputs=x, data_samples=fake_samples(args.batch))
         if 'cached' in name:
             data['kdep_targets'] = stacked
-        methods[name] = (lambda m=model, w=wrapper, d=data: m.train_step(d, w)[
-            'loss'].detach())
-    res = time_methods(methods, args.batch, args.iters, args.warmup,
-                       args.repeats, device)
-    if hasattr(os, 'getloadavg'):
-        hw['loadavg_end'] = os.getloadavg()
+        return data
+
+    res = time_train_steps(models, data_of, optim_wrapper_cfg(lr, False, None),
+                           args, device, hw)
     sup = res['supervised']['ips_median']
-    where = hw.get('gpu') or f"{hw['cpu']} ({hw['cpu_count']} cores)"
+    where = machine(hw)
     lines = [
         f'# KDEP terms step cost: {where}, torch {hw["torch"]}', '',
         f'ResNet-18 student, {args.size} px, batch {args.batch}, fp32, in '

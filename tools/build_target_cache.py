@@ -64,8 +64,11 @@ def columns_of(model, records, args, scale: int) -> tuple:
             torch.zeros(1, 3, scale, scale, device=param.device))
     for term in model.terms:
         rec = records[term.name]['meta']
-        dim = args.dim if not term.is_map else args.dense_dim
-        dim = min(dim or term.align.k, records[term.name]['basis'].shape[1])
+        dim = (args.dense_dim if term.is_map else args.dim) or term.align.k
+        have = records[term.name]['basis'].shape[1]
+        if dim > have:
+            raise SystemExit(f'{term.name}: {dim} directions asked '
+                             f'(--dim / --dense-dim), the basis has {have}')
         col = dict(
             dim=dim,
             rank=int(rec['rank']),

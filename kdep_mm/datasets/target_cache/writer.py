@@ -66,6 +66,11 @@ class CacheWriter:
             return
         with open(self.build_file) as f:
             old = json.load(f)
+        if old.get('format') != self.identity['format']:
+            raise CacheError(
+                f"{self.folder} holds a build of {old.get('format')!r}, not "
+                f"{self.identity['format']!r}: finish it with the version "
+                'that started it, or build into a new folder')
         check_manifest(old, self.identity, self.folder)
         for key in SETTINGS:
             if old.get(key) != self.identity[key]:

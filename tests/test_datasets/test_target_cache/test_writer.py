@@ -47,3 +47,14 @@ def test_a_resumed_build_keeps_its_shards_and_refuses_another(tmp_path):
         write_cache(folder, paths, crops=3)
     with pytest.raises(CacheError, match='basis_sha256'):
         write_cache(folder, paths, basis_sha256='other')
+    # an unfinished build started by the pooled-only version
+    build = osp.join(folder, 'build.json')
+    with open(build) as f:
+        old = dict(json.load(f), format='kdep_target_cache/2')
+    with open(build, 'w') as f:
+        json.dump(old, f)
+    with pytest.raises(
+            CacheError,
+            match="a build of 'kdep_target_cache/2', "
+            "not 'kdep_target_cache/3'"):
+        write_cache(folder, paths)

@@ -20,6 +20,8 @@ target_cache`.
 """
 import argparse
 import os.path as osp
+import shlex
+import sys
 
 import torch
 from mmengine.dist import barrier, is_main_process
@@ -140,10 +142,14 @@ def main(argv=None):
     proj = projections(records, {n: c['dim'] for n, c in columns.items()})
     device = next(model.backbone.parameters()).device
     proj = {n: a.to(device) for n, a in proj.items()}
-    writer = CacheWriter(
-        args.out,
-        cache_identity(model.teacher_meta, basis_digest(proj), paths, recipe,
-                       columns, args.crops, args.shard_size, args.seed), paths)
+    identity = cache_identity(model.teacher_meta, basis_digest(proj), paths,
+                              recipe, columns, args.crops, args.shard_size,
+                              args.seed)
+    # how to rebuild a shard, named by the checks at training start
+    identity['build_command'] = ' '.join(
+        ['python', 'tools/build_target_cache.py'] +
+        [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])])
+    writer = CacheWriter(args.out, identity, paths)
     writer.check_resume()
     barrier()
     if is_main_process():

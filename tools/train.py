@@ -43,6 +43,12 @@ def parse_args():
         'stop, listing all unreadable files, if any is (KDEPBasisHook('
         'preflight=True))')
     parser.add_argument(
+        '--skip-cache-check',
+        action='store_true',
+        help='a run from a target cache: skip the sha256 and finiteness '
+        'check of every shard at start (for huge caches; presence, size and '
+        'dtype are still checked)')
+    parser.add_argument(
         '--amp',
         action='store_true',
         help='automatic mixed precision (bf16 where supported, else fp16 '
@@ -81,6 +87,10 @@ def merge_args(cfg, args):
                              'a basis pass)')
         for h in hooks:
             h['preflight'] = True
+    if args.skip_cache_check:
+        for h in cfg.get('custom_hooks') or []:
+            if h.get('type') == 'KDEPBasisHook':
+                h['cache_checksums'] = False
     if args.continue_from is not None:
         if args.resume is not None:
             raise SystemExit('--resume and --continue-from exclude each '

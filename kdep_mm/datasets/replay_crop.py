@@ -150,11 +150,13 @@ def _replay_transforms(dataset) -> Iterator[ReplayCachedCrop]:
             yield t
 
 
-def bind_cache(dataset, folder: str) -> TargetCache:
+def bind_cache(dataset, folder: str, checksums: bool = True) -> TargetCache:
     """Bind the training pipeline's replayed crops to the model's cache
     ``folder`` and check the cache against the run before any step: one
     cache per run (a pipeline naming another folder is refused, naming
-    both), the crop size, and the pool (which images, in which order)."""
+    both), the crop size, the pool (which images, in which order) and every
+    shard (:meth:`TargetCache.verify`; ``checksums=False`` skips the
+    sha256 and finiteness pass)."""
     found = list(_replay_transforms(dataset))
     if not found:
         raise CacheError(
@@ -174,4 +176,5 @@ def bind_cache(dataset, folder: str) -> TargetCache:
         t.cache_dir = folder
         _ = t.cache  # opened: its crop size checked against the cache
     cache.check_pool(dataset_paths(dataset), 'the training dataset')
+    cache.verify(checksums)
     return cache

@@ -3,7 +3,9 @@ on the pooled + dense config (a column per term), the stored projections
 against the online teacher on the same crop (pooled and every map, before
 and after PTS), and the cached pooled + dense config training with no
 teacher built (``--preflight`` included)."""
+import os
 import os.path as osp
+import subprocess
 import sys
 
 import numpy as np
@@ -17,7 +19,7 @@ from kdep_mm.datasets.transforms import LoadImageFromFileSafe
 from kdep_mm.models.dense_taps import map_rows, resample_map
 from kdep_mm.utils.misc import build_mmpretrain
 from tests.helpers.kdep_tiny_cfg import write_tiny_config
-from tests.helpers.tiny import config_path, run_tool
+from tests.helpers.tiny import ROOT, config_path, run_tool
 
 POOLED_DENSE = config_path(
     'kdep/kdep-pooled-dense_r50-r18_4xb128-90e_in1k-10pct.py')
@@ -99,9 +101,8 @@ def test_stored_projections_equal_the_online_teacher(built):
                     atol=5e-3)
 
 
-def test_cached_pooled_dense_trains_with_no_teacher(built, tmp_path,
-                                                    image_folder):
-    cfg = str(tmp_path / 'cached_pd.py')
+def _cached_cfg(cfg: str, cache: str, pool: str) -> str:
+    """The cached pooled + dense config, shrunk, on the tiny pool."""
     with open(cfg, 'w') as f:
         f.write(f'''_base_ = {CACHED_PD!r}
 train_pipeline = [
@@ -111,16 +112,23 @@ train_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False, pin_memory=False,
-    dataset=dict(data_root={image_folder!r},
+    dataset=dict(data_root={pool!r},
                  ann_file='', data_prefix='', with_label=False,
                  pipeline=train_pipeline))
-model = dict(cache={built['out']!r}, probe_size=32)
+model = dict(cache={cache!r}, probe_size=32)
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 param_scheduler = []
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
 randomness = dict(seed=0, deterministic=True)
 ''')
+    return cfg
+
+
+def test_cached_pooled_dense_trains_with_no_teacher(built, tmp_path,
+                                                    image_folder):
+    cfg = _cached_cfg(
+        str(tmp_path / 'cached_pd.py'), built['out'], image_folder)
     model = build_mmpretrain(Config.fromfile(cfg).model)
     assert model.teacher is None and not model.needs_teacher
     assert [t.source for t in model.terms] == ['cache'] * 4
@@ -130,7 +138,41 @@ randomness = dict(seed=0, deterministic=True)
     ])
     # --preflight runs for a cached run too (it reads images)
     assert 'KDEP pre-flight: 24 images decoded' in out
-    assert 'bound to the training pipeline, pool checked' in out
+    assert 'bound to the training pipeline, pool and shards checked' in out
     assert 'teacher features' not in out  # no basis pass: no teacher
     for name in TERMS[1:]:
         assert f'loss_{name}: ' in out, name
+
+
+def test_a_changed_shard_stops_the_run_before_any_step(built, tmp_path,
+                                                       image_folder):
+    """One flipped byte in a shard: tools/train.py stops at start naming the
+    shard, the cache and the command that rebuilds only that shard;
+    ``--skip-cache-check`` (for huge caches) trains on it."""
+    import shutil
+    cache = str(tmp_path / 'cache')
+    shutil.copytree(built['out'], cache)
+    npy = osp.join(cache, 'shard_00001.npy')
+    with open(npy, 'r+b') as f:
+        f.seek(-5, 2)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 0x01]))
+    cfg = _cached_cfg(str(tmp_path / 'c.py'), cache, image_folder)
+    args = [
+        sys.executable, 'tools/train.py', cfg, '--work-dir',
+        str(tmp_path / 'work')
+    ]
+    proc = subprocess.run(
+        args,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and 'Epoch(train)' not in out
+    assert f'shard {npy} does not match its recorded sha256' in out
+    assert f'rebuild only that shard: rm {npy}' in out
+    assert 'tools/build_target_cache.py' in out and '--crops 2' in out
+    out = run_tool(args + ['--skip-cache-check'])
+    assert '(checksums skipped)' in out and 'Epoch(train) [1]' in out

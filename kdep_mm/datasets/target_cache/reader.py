@@ -5,7 +5,9 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.utils import ProgressBar
 
+from ...utils.fileio import sha256_file
 from ..pool import pool_fingerprint
 from .layout import (FORMAT, POOLED_FORMAT, CacheError, columns_of, field_of,
                      row_dtype, shard_file)
@@ -115,6 +117,61 @@ class TargetCache:
             f"has {self.manifest['pool_fingerprint']!r}, {len(self.images)} "
             f'images; the first difference is at index {first}); rebuild '
             'the cache for this pool, or train on the pool it was built for')
+
+    def rebuild_hint(self, shard: int) -> str:
+        """The commands that rebuild only ``shard`` (a build redoes the
+        shards that are missing)."""
+        cmd = self.manifest.get('build_command') or (
+            'python tools/build_target_cache.py <the config it was built '
+            f'from> --out {self.folder} --crops {self.num_crops} '
+            f"--shard-size {self.shard_size} --seed "
+            f"{self.manifest.get('seed', 0)}")
+        npy = shard_file(self.folder, shard)
+        return (f'rebuild only that shard: rm {npy} '
+                f"{shard_file(self.folder, shard, '.json')} && {cmd}")
+
+    def verify(self, checksums: bool = True, progress: bool = True) -> None:
+        """Check every shard before training: present, readable as the
+        manifest's rows (dtype, count), and, with ``checksums``, matching
+        its recorded sha256 and holding finite targets. The first failure
+        names the shard, the cache and the command that rebuilds it."""
+        shards = self.manifest.get('shards') or []
+        bar = ProgressBar(len(shards)) if progress and shards else None
+        for rec in shards:
+            self._verify_shard(int(rec['shard']), rec, checksums)
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.file.write('\n')
+
+    def _verify_shard(self, shard: int, rec: Dict, checksums: bool) -> None:
+        npy = shard_file(self.folder, shard)
+
+        def refuse(problem: str):
+            raise CacheError(f'target cache {self.folder}: shard {npy} '
+                             f'{problem}; {self.rebuild_hint(shard)}')
+
+        if not osp.isfile(npy):
+            refuse('is missing')
+        try:
+            rows = np.load(npy, mmap_mode='r')
+        except ValueError as e:  # truncated, object dtype, not an array
+            refuse(f'cannot be read as an array ({e})')
+        if rows.dtype != row_dtype(self.num_crops, self.columns) or \
+                len(rows) != int(rec['count']):
+            refuse(f'holds {len(rows)} rows of {rows.dtype}, the manifest '
+                   f"says {rec['count']} of "
+                   f'{row_dtype(self.num_crops, self.columns)}')
+        if not checksums:
+            return
+        if sha256_file(npy) != rec['sha256']:
+            refuse('does not match its recorded sha256 (its bytes changed '
+                   'after it was written)')
+        for name in self.columns:
+            values = rows[field_of(name)]
+            if not np.isfinite(values).all():
+                refuse(f'holds non-finite {name} targets '
+                       f'({int((~np.isfinite(values)).sum())} values)')
 
     def _shard(self, shard: int) -> np.ndarray:
         """The shard's rows, memory-mapped (opened once per process)."""

@@ -3,9 +3,9 @@
 * ``--preflight`` (``preflight=True``): every training image decoded once,
   for every kind of run that reads images (online, dense or cached);
 * a model whose terms read a target cache: the pipeline's replayed crops
-  bound to the model's one cache folder, the crop size and the pool
-  checked against the cache (:func:`kdep_mm.datasets.replay_crop.
-  bind_cache`), before any step;
+  bound to the model's one cache folder, the crop size, the pool and every
+  shard (present, its rows, its sha256, finite targets) checked
+  (:func:`kdep_mm.datasets.replay_crop.bind_cache`), before any step;
 * the bases: :func:`kdep_mm.basis.ensure_basis` decides whether they are
   present (basis file or resumed checkpoint), reused from the work
   directory's basis file (same teacher, tap, width and pool), or computed
@@ -46,6 +46,11 @@ class KDEPBasisHook(Hook):
             else and stop, listing all unreadable files, if any is
             (:func:`kdep_mm.datasets.preflight_images`; about one decode
             per image). Defaults to False.
+        cache_checksums (bool): For a run that reads a target cache, check
+            every shard's sha256 and finiteness at start (one read of the
+            cache, with a progress bar; ``tools/train.py
+            --skip-cache-check`` turns it off for huge caches: presence,
+            size and dtype are still checked). Defaults to True.
     """
 
     priority = 'VERY_HIGH'
@@ -54,8 +59,10 @@ class KDEPBasisHook(Hook):
                  num_images: Optional[int] = None,
                  out_file: Optional[str] = None,
                  device: Optional[str] = None,
-                 preflight: bool = False):
+                 preflight: bool = False,
+                 cache_checksums: bool = True):
         self.num_images = num_images
+        self.cache_checksums = cache_checksums
         self.preflight = preflight
         self.out_file = out_file
         self.device = device
@@ -72,9 +79,11 @@ class KDEPBasisHook(Hook):
                 workers=loader.get('num_workers', 0),
                 logger=runner.logger)
         if model.cache_folder is not None:
-            bind_cache(dataset, model.cache_folder)
-            runner.logger.info(f'target cache {model.cache_folder}: bound '
-                               'to the training pipeline, pool checked')
+            bind_cache(dataset, model.cache_folder, self.cache_checksums)
+            runner.logger.info(
+                f'target cache {model.cache_folder}: bound to the training '
+                'pipeline, pool and shards checked' +
+                ('' if self.cache_checksums else ' (checksums skipped)'))
         if not model.basis_slots():
             return
         out_file = self.out_file

@@ -2,6 +2,7 @@
 stored), the refusals of a cache that lacks a term's column or was built
 for another pool, and a format-2 cache still read."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -71,3 +72,71 @@ def test_a_format_2_cache_is_read_as_its_pooled_column(tmp_path):
     assert list(c.columns) == ['pooled'] and c.dim == 4
     _, targets = c.get(4, 0, paths[4])
     np.testing.assert_array_equal(targets['pooled'], np.full(4, 4, 'f2'))
+
+
+def _damage(tmp_path, how):
+    paths = image_paths(str(tmp_path / 'img'))
+    folder = str(tmp_path / 'c')
+    write_cache(folder, paths)
+    npy = osp.join(folder, 'shard_00001.npy')
+    if how == 'flip':  # one byte of the targets
+        with open(npy, 'r+b') as f:
+            f.seek(os.path.getsize(npy) - 3)
+            byte = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([byte[0] ^ 0xFF]))
+    elif how == 'truncate':
+        with open(npy, 'r+b') as f:
+            f.truncate(os.path.getsize(npy) - 10)
+    elif how == 'delete':
+        os.remove(npy)
+    elif how == 'object':
+        np.save(npy, np.array([{'a': 1}], dtype=object), allow_pickle=True)
+    return TargetCache(folder), npy
+
+
+@pytest.mark.parametrize('how, match', [
+    ('flip', 'does not match its recorded sha256'),
+    ('truncate', 'cannot be read as an array'),
+    ('delete', 'is missing'),
+    ('object', 'cannot be read as an array'),
+])
+def test_a_damaged_shard_is_named_with_its_rebuild(tmp_path, how, match):
+    cache, npy = _damage(tmp_path, how)
+    with pytest.raises(CacheError) as err:
+        cache.verify(progress=False)
+    msg = str(err.value)
+    assert match in msg and npy in msg
+    assert f'rebuild only that shard: rm {npy}' in msg
+    assert 'tools/build_target_cache.py' in msg
+
+
+def test_skipping_checksums_still_checks_presence_and_rows(tmp_path):
+    cache, _ = _damage(tmp_path / 'a', 'flip')
+    cache.verify(checksums=False, progress=False)  # a flipped byte passes
+    cache, _ = _damage(tmp_path / 'b', 'truncate')
+    with pytest.raises(CacheError, match='cannot be read as an array'):
+        cache.verify(checksums=False, progress=False)
+
+
+def test_non_finite_targets_are_named_as_the_caches(tmp_path, monkeypatch):
+    """A shard whose sha256 is right but whose targets decode to NaN (the
+    build wrote them): refused as the cache's, not left to look like a
+    divergence of training."""
+    from . import helpers
+    real = helpers.targets_of
+
+    def nan_targets(start, stop, crops):
+        out = real(start, stop, crops)
+        if start == 2:
+            out['dense_s8'][0, 0, 0, 0, 0] = np.nan
+        return out
+
+    monkeypatch.setattr(helpers, 'targets_of', nan_targets)
+    folder = str(tmp_path / 'c')
+    write_cache(folder, image_paths(str(tmp_path / 'img')))
+    with pytest.raises(
+            CacheError,
+            match=r'shard_00001.npy holds '
+            r'non-finite dense_s8 targets \(1 values\)'):
+        TargetCache(folder).verify(progress=False)

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from typing import Optional
 
 import torch
+from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
@@ -38,6 +39,27 @@ def _describe(t: torch.Tensor) -> Optional[str]:
     inf = int(torch.isinf(t).sum())
     return (f'{nan} NaN, {inf} Inf of {t.numel()} values, shape '
             f'{tuple(t.shape)}')
+
+
+def continue_command(runner, checkpoint: str) -> str:
+    """The command that continues this run from ``checkpoint`` with the
+    same launcher and number of processes (a one-process command would
+    change the total batch and the exactness of a distributed run)."""
+    config = getattr(getattr(runner, 'cfg', None), 'filename',
+                     None) or '<config>'
+    tail = f'--continue-from {checkpoint}'
+    world, local = dist.get_world_size(), dist.get_local_size()
+    if getattr(runner, 'launcher', 'none') == 'slurm':
+        return (f'GPUS={world} bash tools/slurm_train.sh <partition> '
+                f'<job name> {config} {runner.work_dir} {tail}')
+    if world > 1 or getattr(runner, 'launcher', 'none') == 'pytorch':
+        nodes = '' if local >= world else (
+            f'NNODES={world // local} NODE_RANK=<this node> '
+            'MASTER_ADDR=<first node> ')
+        return (f'{nodes}bash tools/dist_train.sh {config} {local} '
+                f'--work-dir {runner.work_dir} {tail}')
+    return (f'python tools/train.py {config} --work-dir {runner.work_dir} '
+            f'{tail}')
 
 
 @HOOKS.register_module()
@@ -104,13 +126,11 @@ class KDEPCheckInvalidLossHook(Hook):
                 f'{culprits[0]}')
         last = runner.message_hub.get_info('last_ckpt')
         if last:
-            config = getattr(runner.cfg, 'filename', None) or '<config>'
             lines.append(
                 f'The last good checkpoint is {last}. Fix the cause in the '
                 'config (e.g. the learning rate or its schedule), then '
                 'continue with that config\'s optimiser settings:\n'
-                f'  python tools/train.py {config} --work-dir '
-                f'{runner.work_dir} --continue-from {last}\n'
+                f'  {continue_command(runner, last)}\n'
                 '(--resume would restore the old learning rates and '
                 'schedules from the checkpoint.)')
         else:

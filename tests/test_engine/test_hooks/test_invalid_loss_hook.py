@@ -133,3 +133,30 @@ def test_a_cached_dense_target_is_named(tmp_path):
     msg = str(err.value)
     assert 'in data-flow order: dense_s8: cached target' in msg
     assert 'pooled: cached target' not in msg  # finite: not listed
+
+
+@pytest.mark.parametrize('launcher, world, local, want', [
+    ('none', 1, 1, 'python tools/train.py c.py --work-dir w '
+     '--continue-from w/iter_4.pth'),
+    ('pytorch', 4, 4, 'bash tools/dist_train.sh c.py 4 --work-dir w '
+     '--continue-from w/iter_4.pth'),
+    ('pytorch', 8, 4, 'NNODES=2 NODE_RANK=<this node> MASTER_ADDR=<first '
+     'node> bash tools/dist_train.sh c.py 4 --work-dir w --continue-from '
+     'w/iter_4.pth'),
+    ('slurm', 16, 8, 'GPUS=16 bash tools/slurm_train.sh <partition> <job '
+     'name> c.py w --continue-from w/iter_4.pth'),
+])
+def test_the_continue_command_keeps_the_launcher(monkeypatch, launcher, world,
+                                                 local, want):
+    """Under dist_train.sh N the divergence message prints the same
+    launcher with N processes, not a one-process command."""
+    import types
+
+    import kdep_mm.engine.hooks.invalid_loss_hook as hook
+    monkeypatch.setattr(hook.dist, 'get_world_size', lambda: world)
+    monkeypatch.setattr(hook.dist, 'get_local_size', lambda: local)
+    runner = types.SimpleNamespace(
+        launcher=launcher,
+        work_dir='w',
+        cfg=types.SimpleNamespace(filename='c.py'))
+    assert hook.continue_command(runner, 'w/iter_4.pth') == want

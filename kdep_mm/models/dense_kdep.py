@@ -61,4 +61,3 @@ class DenseKDEP(KDEP):
                 stage['weight'] = stage.pop('loss_weight')
             terms.append(stage)
         super().__init__(terms=terms, **kwargs)
-        self.pooled = pooled

@@ -3,8 +3,10 @@
 # (docs: benchmarks/README.md, "GPU"). The machine has torch + CUDA but no
 # OpenMMLab packages: carry their pure-Python wheels in .whl/ (mmengine
 # 0.10.7, mmcv-lite 2.1.0, mmpretrain 1.2.0, addict, yapf, termcolor,
-# modelindex, platformdirs, ordered-set, mat4py; see benchmarks/README.md)
-# and this installs them into /tmp/site first. Tables go to $OUT (or
+# model-index (not the empty 'modelindex'), platformdirs, ordered-set,
+# mat4py, importlib_metadata, lazy-importer; `pip download --no-deps
+# --only-binary=:all: --python-version 3.12 -d .whl NAME`) and this
+# installs them into /tmp/site first. Tables go to $OUT (or
 # benchmarks/results).
 set -uo pipefail
 cd "$(dirname "$0")/.."

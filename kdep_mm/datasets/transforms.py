@@ -122,8 +122,10 @@ class LoadImageFromFileSafe(LoadImageFromFile):
             if self.on_error == 'raise' and not self.ignore_empty:
                 raise UnreadableImageError(
                     f"{e}. Remove or replace the file, or set on_error='skip'"
-                    ' in LoadImageFromFileSafe to skip unreadable images.'
-                ) from None
+                    ' in LoadImageFromFileSafe to skip unreadable images. '
+                    'To list every unreadable image of the pool at once, '
+                    'before any teacher pass: python tools/train.py CONFIG '
+                    '--preflight') from None
             LoadImageFromFileSafe.num_skipped += 1
             print_log(
                 f'skipped {e} [{LoadImageFromFileSafe.num_skipped} '

@@ -8,11 +8,13 @@ sees the old file or the new one, never half of one, and a crash leaves no
 partial destination. The temporary file is removed on any error, and one
 that a killed writer left is removed by the next write.
 """
+import errno
 import glob
 import hashlib
 import io
 import os
 import os.path as osp
+import shutil
 import tempfile
 import time
 from typing import Callable, Union
@@ -53,12 +55,27 @@ def atomic_write(path: str, data: Union[bytes, str, Writer]) -> str:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if osp.exists(tmp):
             os.remove(tmp)
+        if _disk_full(e):
+            free = shutil.disk_usage(folder).free
+            raise OSError(
+                errno.ENOSPC, f'cannot write {path}: the disk is full '
+                f'({free} bytes free in {folder}); free space there (or '
+                'write to another disk) and run the command again; nothing '
+                'was written at the destination') from e
         raise
     remove_stale_temporaries(path)
     return path
+
+
+def _disk_full(e: BaseException) -> bool:
+    """A write that failed for lack of space: ``OSError(ENOSPC)``, or
+    torch's zip writer's ``RuntimeError`` (``file write failed``)."""
+    if isinstance(e, OSError):
+        return e.errno == errno.ENOSPC
+    return isinstance(e, RuntimeError) and 'write failed' in str(e)
 
 
 def _alive(pid: int) -> bool:

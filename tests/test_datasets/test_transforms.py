@@ -33,6 +33,7 @@ def test_unreadable_image_is_named(broken_folder, name):
         LoadImageFromFileSafe()(dict(img_path=path))
     assert path in str(err.value)
     assert "on_error='skip'" in str(err.value)
+    assert 'python tools/train.py CONFIG --preflight' in str(err.value)
 
 
 def test_truncated_jpeg_would_load_silently_without_the_check(broken_folder):

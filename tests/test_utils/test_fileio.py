@@ -1,6 +1,7 @@
 """atomic_write: the destination is the old file or the new one, never a
 part; it gets the permissions a plain open() gives. sha256_file,
 torch_bytes and torch_save_atomic agree with their plain counterparts."""
+import errno
 import hashlib
 import io
 import os
@@ -108,3 +109,28 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(['true'])
     proc.wait()
     return proc.pid
+
+
+@pytest.mark.parametrize('error', [
+    OSError(errno.ENOSPC, 'No space left on device'),
+    RuntimeError('[enforce fail at inline_container.cc:626] . unexpected '
+                 'pos 64 vs 0: PytorchStreamWriter failed writing file '
+                 'data/0: file write failed'),
+])
+def test_a_full_disk_names_the_file_and_the_free_space(tmp_path, error):
+    """A basis / export / converted file written on a full disk: the error
+    names the file, the free space and leaves nothing at the destination,
+    where torch alone says ``enforce fail at inline_container.cc``."""
+    dest = str(tmp_path / 'kdep_basis.pth')
+
+    def full(f):
+        f.write(b'partial')
+        raise error
+
+    with pytest.raises(OSError) as err:
+        atomic_write(dest, full)
+    msg = str(err.value)
+    assert err.value.errno == errno.ENOSPC
+    assert f'cannot write {dest}: the disk is full' in msg
+    assert 'bytes free in' in msg
+    assert os.listdir(str(tmp_path)) == []

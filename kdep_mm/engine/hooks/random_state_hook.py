@@ -128,7 +128,10 @@ class KDEPRandomStateHook(Hook):
             runner.logger.warning(
                 'KDEP: a resumed run is not guaranteed to be bit-identical '
                 'to an uninterrupted one with these settings: ' +
-                '; '.join(self._inexact))
+                '; '.join(self._inexact) + '. For an exact resume, start '
+                'with --cfg-options randomness.seed=0 '
+                'randomness.deterministic=True '
+                'train_dataloader.persistent_workers=False')
 
     @staticmethod
     def _iter_based(runner) -> bool:

@@ -134,3 +134,28 @@ def test_settings_that_cannot_resume_exactly_are_named():
         train_dataloader=dict(num_workers=0, persistent_workers=False),
         randomness=dict(seed=0, deterministic=True))
     assert KDEPRandomStateHook.inexact_reasons(exact) == []
+
+
+def test_the_start_up_warning_gives_the_exact_resume_flags():
+    """The warning prints the flags of an exact resume, the seed
+    included (following them gives no warning)."""
+    import types
+
+    from mmengine.config import Config
+
+    from demo.stages import PRETRAIN_CONFIG
+    from kdep_mm.engine.hooks import KDEPRandomStateHook
+    said = []
+    runner = types.SimpleNamespace(
+        cfg=Config.fromfile(PRETRAIN_CONFIG),
+        logger=types.SimpleNamespace(warning=said.append))
+    KDEPRandomStateHook().before_run(runner)
+    flags = ('randomness.seed=0 randomness.deterministic=True '
+             'train_dataloader.persistent_workers=False')
+    assert len(said) == 1 and f'--cfg-options {flags}' in said[0]
+    cfg = Config.fromfile(PRETRAIN_CONFIG)
+    cfg.merge_from_dict({
+        k: v == 'True' if v in ('True', 'False') else int(v)
+        for k, v in (f.split('=') for f in flags.split())
+    })
+    assert KDEPRandomStateHook.inexact_reasons(cfg) == []

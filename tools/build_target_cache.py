@@ -135,7 +135,9 @@ def main(argv=None):
             basis_file=args.basis,
             work_file=work_file,
             data=pool_fingerprint(paths),
-            logger=logger)
+            logger=logger,
+            fix='Give --basis a basis file of this teacher, tap and width, or '
+            'leave --basis out to compute one into the cache folder.')
     records = read_slots(path)
     recipe = recipe_of(cfg.train_dataloader.dataset.pipeline)
     columns, grids = columns_of(model, records, args, recipe['scale'])

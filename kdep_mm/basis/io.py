@@ -88,11 +88,16 @@ def save_bases(filename: str,
     return torch_save_atomic(add_checksum(payload), filename)
 
 
+#: What to do about a basis file that belongs elsewhere (a training run).
+RECOMPUTE = 'Recompute it (remove basis_file= to let KDEPBasisHook do it).'
+
+
 def check_record(filename: str,
                  meta: Dict,
                  expect: Optional[Dict],
                  k: Optional[int],
-                 what: str = '') -> None:
+                 what: str = '',
+                 fix: str = RECOMPUTE) -> None:
     """Refuse a basis record made for another teacher, tap or width."""
     problems = []
     for field in CHECKED_FIELDS:
@@ -108,8 +113,7 @@ def check_record(filename: str,
             f'teacher/tap (it was made from {meta.get("teacher_arch", "?")} '
             f'with {meta.get("num_images", "?")} '
             f'{"location vectors" if what else "images"}):\n  ' +
-            '\n  '.join(problems) +
-            '\nRecompute it (remove basis_file= to let KDEPBasisHook do it).')
+            '\n  '.join(problems) + '\n' + fix)
 
 
 def load_basis(filename: str,

@@ -25,7 +25,7 @@ from mmengine.logging import MMLogger
 
 from ..utils.checkpoint import DamagedFileError
 from .fit import fit_basis
-from .io import check_record, read_slots, save_bases
+from .io import RECOMPUTE, check_record, read_slots, save_bases
 
 
 def basis_meta(model, slot: str = 'pooled', **extra) -> Dict:
@@ -53,7 +53,10 @@ def save_model_basis(model,
     return save_bases(filename, results, metas, data)
 
 
-def load_basis_into(model, filename: str, data: Optional[str] = None) -> None:
+def load_basis_into(model,
+                    filename: str,
+                    data: Optional[str] = None,
+                    fix: str = RECOMPUTE) -> None:
     """Install the bases of ``filename`` in ``model``'s slots, refusing a
     file that lacks one of them or made one for another teacher, tap or
     width (and, if ``data`` is given, from another pool). Nothing is
@@ -68,13 +71,13 @@ def load_basis_into(model, filename: str, data: Optional[str] = None) -> None:
     if missing:
         raise ValueError(
             f'basis file {filename} has no basis for {missing} (it holds '
-            f'{sorted(records)}): it was made for another model or stages. '
-            'Recompute it (remove basis_file= to let KDEPBasisHook do it).')
+            f'{sorted(records)}): it was made for another model or stages. ' +
+            fix)
     identity = model.basis_records()
     for name, align in slots.items():
         meta = records[name]['meta']
         check_record(filename, meta, identity[name], align.k,
-                     f' ({name})' if name != 'pooled' else '')
+                     f' ({name})' if name != 'pooled' else '', fix)
         if data is not None and meta.get('data_fingerprint') != data:
             raise ValueError(
                 f'basis file {filename} was computed from other images (data'
@@ -114,7 +117,8 @@ def ensure_basis(model,
                  data: Optional[str] = None,
                  num_images: Optional[int] = None,
                  device=None,
-                 logger=None) -> Optional[str]:
+                 logger=None,
+                 fix: str = RECOMPUTE) -> Optional[str]:
     """Give ``model`` every basis it needs (see the module docstring).
 
     Args:
@@ -128,6 +132,8 @@ def ensure_basis(model,
         num_images (int, optional): Images of the teacher pass.
         device (optional): Where the pass's float64 sums live.
         logger (optional): Defaults to the current logger.
+        fix (str): What a refusal of ``basis_file`` advises (the caller's
+            own option).
 
     Returns:
         str | None: The file that holds the installed bases (None when
@@ -142,7 +148,7 @@ def ensure_basis(model,
                     f'checkpoint: {describe(slots)}); not recomputing it')
         return basis_file
     if basis_file:
-        load_basis_into(model, basis_file)
+        load_basis_into(model, basis_file, fix=fix)
         return basis_file
     if work_file and osp.isfile(work_file):
         try:  # teacher, tap, width and images

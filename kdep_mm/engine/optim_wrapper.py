@@ -9,6 +9,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
@@ -61,6 +62,12 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
             if self._pending_scaler_state is not None:  # resumed earlier
                 self.loss_scaler.load_state_dict(self._pending_scaler_state)
         self._device_type = device
+        print_log(
+            f'--amp: autocast to {dtype} on {device} (dtype='
+            f"{self._dtype_cfg!r}" +
+            (', dynamic loss scaling)'
+             if self.loss_scaler is not None else ', no loss scaling)'),
+            logger='current')
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
         if self.loss_scaler is not None:

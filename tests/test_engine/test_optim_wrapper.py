@@ -67,13 +67,30 @@ def test_channels_last_fp32_loss_decreases(r34_teacher):
 
 
 def test_amp_fp16_loss_scaling_runs(r34_teacher):
-    """float16 + dynamic loss scaling (the path of GPUs without bf16)."""
+    """float16 + dynamic loss scaling (the path of GPUs without bf16); the
+    dtype --amp chose is logged once."""
+    import logging
+
+    from mmengine.logging import MMLogger
     model = seeded_kdep(r34_teacher)
     cfg = amp_optim_wrapper_cfg(sgd())
     cfg['dtype'] = 'float16'
-    losses, wrapper = train_losses(model, cfg, steps=3)
+    said = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        losses, wrapper = train_losses(model, cfg, steps=3)
+    finally:
+        logger.removeHandler(handler)
     assert wrapper.loss_scaler is not None
     assert all(torch.isfinite(torch.tensor(losses))), losses
+    amp = [m for m in said if m.startswith('--amp')]
+    assert amp == [
+        "--amp: autocast to float16 on cpu (dtype='float16', "
+        'dynamic loss scaling)'
+    ]
 
 
 def test_teacher_runs_in_the_same_precision(r34_teacher):

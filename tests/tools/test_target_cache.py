@@ -106,9 +106,12 @@ def test_a_foreign_cache_is_refused(built, tmp_path, backbone_file,
         model=dict(type='ResNet', depth=34),
         checkpoint=backbone_file(dict(type='ResNet', depth=34), seed=5))
     cfg = write_tiny_config(str(tmp_path / 'other.py'), image_folder, other)
-    with pytest.raises(AssertionError, match='teacher_fingerprint'):
+    with pytest.raises(AssertionError, match='teacher_fingerprint') as err:
         _build(cfg, built['out'], '--basis',
                osp.join(built['out'], 'kdep_basis.pth'))
+    # the advice names the tool's own option, not a config key
+    assert 'Give --basis a basis file of this teacher' in str(err.value)
+    assert 'remove basis_file=' not in str(err.value)
     # another pool: the replayed crop names both files
     t = ReplayCachedCrop(cache=built['out'], scale=32)
     with pytest.raises(CacheError, match='another pool'):

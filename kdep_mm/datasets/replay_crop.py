@@ -17,6 +17,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine import dist
 from mmpretrain.registry import TRANSFORMS
 
 from .pool import dataset_paths
@@ -176,5 +177,9 @@ def bind_cache(dataset, folder: str, checksums: bool = True) -> TargetCache:
         t.cache_dir = folder
         _ = t.cache  # opened: its crop size checked against the cache
     cache.check_pool(dataset_paths(dataset), 'the training dataset')
-    cache.verify(checksums)
+    cache.verify(
+        checksums,
+        progress=dist.is_main_process(),
+        rank=dist.get_rank(),
+        world=dist.get_world_size())
     return cache

@@ -130,12 +130,18 @@ class TargetCache:
         return (f'rebuild only that shard: rm {npy} '
                 f"{shard_file(self.folder, shard, '.json')} && {cmd}")
 
-    def verify(self, checksums: bool = True, progress: bool = True) -> None:
+    def verify(self,
+               checksums: bool = True,
+               progress: bool = True,
+               rank: int = 0,
+               world: int = 1) -> None:
         """Check every shard before training: present, readable as the
         manifest's rows (dtype, count), and, with ``checksums``, matching
         its recorded sha256 and holding finite targets. The first failure
-        names the shard, the cache and the command that rebuilds it."""
-        shards = self.manifest.get('shards') or []
+        names the shard, the cache and the command that rebuilds it. The
+        ranks of a job share the work: rank r checks shards r, r + world,
+        ... (together, every shard once)."""
+        shards = (self.manifest.get('shards') or [])[rank::world]
         bar = ProgressBar(len(shards)) if progress and shards else None
         for rec in shards:
             self._verify_shard(int(rec['shard']), rec, checksums)

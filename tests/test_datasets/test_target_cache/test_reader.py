@@ -140,3 +140,12 @@ def test_non_finite_targets_are_named_as_the_caches(tmp_path, monkeypatch):
             match=r'shard_00001.npy holds '
             r'non-finite dense_s8 targets \(1 values\)'):
         TargetCache(folder).verify(progress=False)
+
+
+def test_the_ranks_of_a_job_share_the_check(tmp_path):
+    """Rank r checks shards r, r + world, ...: the damaged shard 1 is found
+    by rank 1 of 2, not by rank 0, and by the single process."""
+    cache, npy = _damage(tmp_path, 'flip')
+    cache.verify(progress=False, rank=0, world=2)  # shards 0 and 2
+    with pytest.raises(CacheError, match='shard_00001.npy'):
+        cache.verify(progress=False, rank=1, world=2)

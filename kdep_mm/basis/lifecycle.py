@@ -18,7 +18,7 @@ The model hands plain identity records to the file layer
 """
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Union
 
 from mmengine import dist
 from mmengine.logging import MMLogger
@@ -55,7 +55,7 @@ def save_model_basis(model,
 
 def load_basis_into(model,
                     filename: str,
-                    data: Optional[str] = None,
+                    data: Union[None, str, Callable[[], str]] = None,
                     fix: str = RECOMPUTE) -> None:
     """Install the bases of ``filename`` in ``model``'s slots, refusing a
     file that lacks one of them or made one for another teacher, tap or
@@ -128,7 +128,10 @@ def ensure_basis(model,
         basis_file (str, optional): An explicit basis file.
         work_file (str, optional): The work directory's basis file: reused
             if it belongs here, else (re)written after a pass.
-        data (str, optional): The pool fingerprint of the images.
+        data (str | callable, optional): The pool fingerprint of the
+            images, or a function that computes it (called only when a
+            file is reused or written: hashing a large pool's paths is
+            skipped when the bases are present).
         num_images (int, optional): Images of the teacher pass.
         device (optional): Where the pass's float64 sums live.
         logger (optional): Defaults to the current logger.
@@ -150,6 +153,8 @@ def ensure_basis(model,
     if basis_file:
         load_basis_into(model, basis_file, fix=fix)
         return basis_file
+    if callable(data):
+        data = data()
     if work_file and osp.isfile(work_file):
         try:  # teacher, tap, width and images
             load_basis_into(model, work_file, data=data)

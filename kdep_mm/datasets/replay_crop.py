@@ -86,7 +86,7 @@ class ReplayCachedCrop(BaseTransform):
     pipeline (photometric transforms may follow); each call picks one of
     the image's R crops at random (numpy's global generator: seeded per
     worker by mmengine, saved in checkpoints by ``KDEPRandomStateHook``),
-    applies its geometry and puts the float32 targets of every column in
+    applies its geometry and puts the float16 targets of every column in
     ``results['kdep_target']`` (a dict by term name; pack it with
     ``PackInputs(algorithm_keys=('kdep_target', ))``).
 

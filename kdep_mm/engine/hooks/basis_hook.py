@@ -93,7 +93,8 @@ class KDEPBasisHook(Hook):
             model,
             lambda: runner.train_dataloader,
             work_file=out_file or None,
-            data=pool_fingerprint(dataset_paths(dataset), self.num_images),
+            data=lambda: pool_fingerprint(
+                dataset_paths(dataset), self.num_images),
             num_images=self.num_images,
             device=self.device,
             logger=runner.logger)

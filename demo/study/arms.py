@@ -23,6 +23,9 @@ from ..report import read_scalars, run_seconds
 from .design import QUICK_OPTIONS
 
 STUDY_CONFIGS = osp.join(CONFIG_DIR, 'study')
+#: The validation scores a pre-training record keeps (held-out target R^2
+#: of the distillers, top-1 of the supervised arms).
+VAL_KEYS = ('kdep/', 'accuracy/')
 
 
 class OutOfTime(Exception):
@@ -45,8 +48,19 @@ def images_per_epoch(config: str, data_root: str) -> int:
     return len(os.listdir(osp.join(root, ds.data_prefix)))
 
 
-def pretrain_options(arm: Dict, data_root: str, quick: bool) -> List[str]:
-    """The ``--cfg-options`` of one arm's pre-training run."""
+def run_name(arm: Dict, seed: int) -> str:
+    """The name of an arm's pre-training run with one seed: the arm's name
+    for seed 0 (the study's first pre-training of every arm), else
+    ``<arm>_p<seed>``."""
+    return arm['name'] if seed == 0 else f"{arm['name']}_p{seed}"
+
+
+def pretrain_options(arm: Dict,
+                     data_root: str,
+                     quick: bool,
+                     seed: int = 0) -> List[str]:
+    """The ``--cfg-options`` of one arm's pre-training run (seed 0: the
+    configs' own ``randomness.seed``, which is 0)."""
     quick_options = QUICK_OPTIONS if quick else []
     if arm['kind'] == 'kdep':
         options = kdep_pool_options(data_root, arm.get('teacher',
@@ -60,7 +74,8 @@ def pretrain_options(arm: Dict, data_root: str, quick: bool) -> List[str]:
         ]
     else:
         options = sup_pool_options(data_root)
-    return options + quick_options
+    return options + quick_options + ([f'randomness.seed={seed}']
+                                      if seed else [])
 
 
 def student_digest(checkpoint: str) -> str:
@@ -75,9 +90,10 @@ def student_digest(checkpoint: str) -> str:
     return tensors_digest(state)
 
 
-def record_file(args, arm: Dict) -> str:
+def record_file(args, arm: Dict, seed: int = 0) -> str:
     """Where the results directory keeps an arm's pre-training record."""
-    return osp.join(args.results_dir, 'pretrain', f"{arm['name']}.json")
+    return osp.join(args.results_dir, 'pretrain',
+                    f'{run_name(arm, seed)}.json')
 
 
 def check_same_student(new: Dict, recorded: Dict, arm: Dict) -> None:
@@ -100,22 +116,23 @@ def check_same_student(new: Dict, recorded: Dict, arm: Dict) -> None:
             'this arm afresh, or run on the software the record names.')
 
 
-def local_record(args, arm: Dict) -> Optional[Dict]:
+def local_record(args, arm: Dict, seed: int = 0) -> Optional[Dict]:
     """An arm's pre-training record without running anything: the results
     directory's (the reported run) with this machine's student file, or
     ``checkpoint`` None if the student is not here; None if neither
     directory has a record."""
-    local = osp.join(args.work_dir, 'pretrain', arm['name'], 'pretrain.json')
-    kept = record_file(args, arm)
+    local = osp.join(args.work_dir, 'pretrain', run_name(arm, seed),
+                     'pretrain.json')
+    kept = record_file(args, arm, seed)
     here = load_json(local) if osp.exists(local) else None
     if not osp.exists(kept):
         return here
     return dict(load_json(kept), checkpoint=here and here['checkpoint'])
 
 
-def pretrain(args, arm: Dict) -> Optional[Dict]:
-    """Pre-train one arm (resumable); return its record, or None for
-    scratch.
+def pretrain(args, arm: Dict, seed: int = 0) -> Optional[Dict]:
+    """Pre-train one arm with one seed (resumable); return its record, or
+    None for scratch.
 
     Raises:
         DemoError: The run failed, left no student, or did not reproduce
@@ -123,12 +140,12 @@ def pretrain(args, arm: Dict) -> Optional[Dict]:
     """
     if arm['config'] is None:
         return None
-    work = osp.join(args.work_dir, 'pretrain', arm['name'])
+    work = osp.join(args.work_dir, 'pretrain', run_name(arm, seed))
     local = osp.join(work, 'pretrain.json')
-    kept = record_file(args, arm)
+    kept = record_file(args, arm, seed)
     recorded = load_json(kept) if osp.exists(kept) else None
     record = load_json(local) if osp.exists(local) else \
-        _run_pretraining(args, arm, work)
+        _run_pretraining(args, arm, work, seed)
     if 'student_digest' not in record:  # a new run, or an older record
         record['student_digest'] = student_digest(record['checkpoint'])
         dump_json(record, local)
@@ -145,9 +162,10 @@ def pretrain(args, arm: Dict) -> Optional[Dict]:
     return record
 
 
-def _build_cache(args, arm: Dict, work: str) -> List[str]:
+def _build_cache(args, arm: Dict, work: str, seed: int) -> List[str]:
     """Build (or finish) the arm's target cache in ``<work>/cache`` from
-    its source config; returns the options that point the arm at it. Its
+    its source config, its crops drawn with the pre-training's seed;
+    returns the options that point the arm at it. Its
     time is logged in ``cache.log`` and counted in the arm's wall-clock."""
     folder = osp.join(work, 'cache')
     source = osp.join(STUDY_CONFIGS, arm['cache']['source'])
@@ -159,26 +177,28 @@ def _build_cache(args, arm: Dict, work: str) -> List[str]:
         run_command([
             sys.executable, 'tools/build_target_cache.py', source, '--out',
             folder, '--crops',
-            str(arm['cache']['crops']), '--cfg-options'
-        ] + pretrain_options(dict(kind='kdep'), args.data_root, False),
+            str(arm['cache']['crops'])
+        ] + (['--seed', str(seed)] if seed else []) + ['--cfg-options'] +
+                    pretrain_options(dict(kind='kdep'), args.data_root, False),
                     osp.join(work, 'cache.log'))
         dump_json(
             dict(seconds=time.time() - start), osp.join(work, 'cache.json'))
     return [f'model.cache={folder}']
 
 
-def _run_pretraining(args, arm: Dict, work: str) -> Dict:
+def _run_pretraining(args, arm: Dict, work: str, seed: int) -> Dict:
     args.check_time()
     config = osp.join(STUDY_CONFIGS, arm['config'])
     from mmengine.config import Config
     epochs = int(Config.fromfile(config).train_cfg.max_epochs)
     if args.quick:
         epochs = 1
-    opts = pretrain_options(arm, args.data_root, args.quick)
-    banner(f"pre-training {arm['label']}: {osp.relpath(config, ROOT)}")
+    opts = pretrain_options(arm, args.data_root, args.quick, seed)
+    banner(f"pre-training {arm['label']}, seed {seed}: "
+           f'{osp.relpath(config, ROOT)}')
     os.makedirs(work, exist_ok=True)
     if arm.get('cache'):
-        opts = opts + _build_cache(args, arm, work)
+        opts = opts + _build_cache(args, arm, work, seed)
     cmd = [
         sys.executable, 'tools/train.py', config, '--work-dir', work,
         '--cfg-options'
@@ -195,16 +215,22 @@ def _run_pretraining(args, arm: Dict, work: str) -> Dict:
         with open(osp.join(work, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
     rows = read_scalars(work)
-    last = {}
-    for r in rows:
-        if any(k.startswith(('kdep/', 'accuracy/')) for k in r):
-            last = r
+    curve = [
+        dict({
+            k: v
+            for k, v in r.items() if k.startswith(VAL_KEYS)
+        },
+             step=r.get('step')) for r in rows if any(
+                 k.startswith(VAL_KEYS) for k in r)
+    ]
+    last = curve[-1] if curve else {}
     per_epoch = (64 if args.quick else images_per_epoch(
         config, args.data_root))
     cache = osp.join(work, 'cache.json')  # a cached arm: its build counts
     cache_s = load_json(cache)['seconds'] if osp.exists(cache) else 0.0
     record = dict(
         arm=arm['name'],
+        seed=seed,
         config=osp.relpath(config, ROOT),
         checkpoint=checkpoint,
         epochs=epochs,
@@ -216,8 +242,9 @@ def _run_pretraining(args, arm: Dict, work: str) -> Dict:
         cpus=os.cpu_count(),
         final_val={
             k: v
-            for k, v in last.items() if k.startswith(('kdep/', 'accuracy/'))
-        })
+            for k, v in last.items() if k != 'step'
+        },
+        val_curve=curve)
     print(f"{arm['label']}: {record['images_seen']} images seen in "
           f"{record['seconds']:.0f} s; val {record['final_val']}")
     return record

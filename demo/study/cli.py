@@ -10,11 +10,15 @@ from typing import Dict, Optional
 from .. import ROOT, DemoError
 from ..finetune import TASKS, run_command
 from .arms import OutOfTime, banner, local_record, pretrain
-from .design import ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID
-from .probe import probe_all
+from .design import (ARM_BY_NAME, ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID,
+                     PILOT, PILOT_ARMS)
+from .pilot import pilot_report
+from .probe import PROBE_TASKS, probe_all
 from .report import report
 from .units import finetune_all
 
+#: The pilot's tasks: the probes' and its fine-tune's.
+PILOT_TASKS = tuple(PROBE_TASKS) + tuple(PILOT['finetune'])
 #: The study's own work directory (the committed results belong to it).
 WORK_DIR = osp.join(ROOT, 'work_dirs', 'study')
 
@@ -45,13 +49,25 @@ def parse_args(argv=None):
         default='all')
     parser.add_argument(
         '--arms',
-        default=','.join(ARM_NAMES),
-        help=f'comma-separated, from {ARM_NAMES}')
+        default=None,
+        help=f'comma-separated, from {list(ARM_BY_NAME)} (default: '
+        f'{ARM_NAMES}; with --pilot the pilot\'s)')
+    parser.add_argument(
+        '--pilot',
+        action='store_true',
+        help='the budget pilot: KDEP-10%% and supervised-10%% at 1x, 4x '
+        'and 10x the budget, scratch beside them; the probes and the '
+        f"{'/'.join(PILOT['finetune'])} fine-tune; its report goes to "
+        'study_pilot.{md,json}')
     parser.add_argument(
         '--tasks',
-        default=','.join(DEFAULT_TASKS),
-        help=f'comma-separated, from {list(TASKS)}')
-    parser.add_argument('--seeds', default='0,1,2')
+        default=None,
+        help=f'comma-separated, from {list(TASKS)} (default: '
+        f'{list(DEFAULT_TASKS)}; with --pilot {list(PILOT_TASKS)})')
+    parser.add_argument(
+        '--seeds',
+        default='0,1,2',
+        help='fine-tune seed s loads the student of pre-training seed s')
     parser.add_argument(
         '--lr-grid',
         action='append',
@@ -79,13 +95,21 @@ def parse_args(argv=None):
     args.results_dir = osp.abspath(
         args.results_dir or (osp.join(ROOT, 'docs', 'study_runs')
                              if own else osp.join(args.work_dir, 'runs')))
-    names = [a.strip() for a in args.arms.split(',') if a.strip()]
-    unknown = set(names) - set(ARM_NAMES)
+    pilot = [PILOT['reference']
+             ] + [n for names in PILOT['arms'].values() for n in names]
+    default = pilot if args.pilot else ARM_NAMES
+    names = [
+        a.strip() for a in (args.arms or ','.join(default)).split(',')
+        if a.strip()
+    ]
+    unknown = set(names) - set(ARM_BY_NAME)
     if unknown:
         parser.error(f'unknown arms {sorted(unknown)}; choose from '
-                     f'{ARM_NAMES}')
-    args.arms = [a for a in ARMS if a['name'] in names]
-    args.tasks = [t.strip() for t in args.tasks.split(',') if t.strip()]
+                     f'{list(ARM_BY_NAME)}')
+    args.arms = [a for a in ARMS + PILOT_ARMS if a['name'] in names]
+    tasks = args.tasks or ','.join(
+        PILOT_TASKS if args.pilot else DEFAULT_TASKS)
+    args.tasks = [t.strip() for t in tasks.split(',') if t.strip()]
     unknown = set(args.tasks) - set(TASKS)
     if unknown:
         parser.error(f'unknown tasks {sorted(unknown)}; choose from '
@@ -118,7 +142,10 @@ def run_study(args) -> Dict:
     args.check_time = check_time
     os.makedirs(args.work_dir, exist_ok=True)
     os.makedirs(args.out_dir, exist_ok=True)
-    pre: Dict[str, Optional[Dict]] = {}
+    pre: Dict[str, Dict[int, Optional[Dict]]] = {
+        a['name']: {}
+        for a in args.arms
+    }
     try:
         if args.stage in ('all', 'pretrain', 'probe', 'finetune'):
             banner('assets: real teacher and real images')
@@ -126,23 +153,21 @@ def run_study(args) -> Dict:
                 sys.executable, '-m', 'demo.prepare_assets', '--data-root',
                 args.data_root
             ], osp.join(args.work_dir, 'assets.log'))
-        for arm in args.arms:
-            if args.stage in ('all', 'pretrain'):
-                pre[arm['name']] = pretrain(args, arm)
-            else:
-                pre[arm['name']] = local_record(args, arm)
-        ready = [
-            a for a in args.arms if a['config'] is None or (
-                pre.get(a['name']) or {}).get('checkpoint')
-        ]
+        for arm in args.arms:  # what is here already
+            for seed in args.seeds:
+                pre[arm['name']][seed] = local_record(args, arm, seed)
+        if args.stage in ('all', 'pretrain'):
+            for seed in args.seeds:  # every arm's seed 0 first
+                for arm in args.arms:
+                    pre[arm['name']][seed] = pretrain(args, arm, seed)
         if args.stage in ('all', 'probe'):
-            probe_all(args, ready, pre)
+            probe_all(args, args.arms, pre)
         if args.stage in ('all', 'finetune'):
-            finetune_all(args, ready, pre)
+            finetune_all(args, args.arms, pre)
     except OutOfTime:
         print(f'\n--max-minutes {args.max_minutes:g} reached: stopping '
               'here; run the same command again to go on.')
-    summary = report(args, pre)
+    summary = pilot_report(args, pre) if args.pilot else report(args, pre)
     print(f'study invocation: {time.time() - start:.0f} s')
     return summary
 

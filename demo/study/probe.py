@@ -84,7 +84,8 @@ def select_probe(runs: Dict[str, Dict]) -> str:
 def extract_features(task: str,
                      checkpoint: Optional[str],
                      zero_init_residual: Optional[bool] = None,
-                     limit: Optional[int] = None) -> Dict[str, Tuple]:
+                     limit: Optional[int] = None,
+                     seed: int = 0) -> Dict[str, Tuple]:
     """Pooled features and labels of the train / val / test splits of a
     classification task, from the frozen backbone of its fine-tune config.
 
@@ -92,10 +93,12 @@ def extract_features(task: str,
         task (str): A key of :data:`demo.finetune.TASKS` (a classification
             task).
         checkpoint (str, optional): The pre-trained student (None: the
-            scratch config's random initialisation, seed 0).
+            scratch config's random initialisation).
         zero_init_residual (bool, optional): For the random backbone.
         limit (int, optional): Use the first ``limit`` images of each split
             (a smoke test).
+        seed (int): The random initialisation's seed (a pre-trained
+            backbone loads every weight).
     """
     from mmengine.config import Config
     from mmengine.logging import MMLogger
@@ -109,7 +112,7 @@ def extract_features(task: str,
         cfg.model.backbone.init_cfg.checkpoint = checkpoint
     if zero_init_residual is not None:
         cfg.model.backbone.zero_init_residual = zero_init_residual
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     # the current logger: quiet about every initialised parameter
     MMLogger.get_instance('kdep_probe', log_level='WARNING')
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -147,11 +150,14 @@ def probe(task: str,
           checkpoint: Optional[str],
           inits: Sequence[Optional[bool]] = (None, ),
           l2_grid: Sequence[float] = PROBE_L2,
-          limit: Optional[int] = None) -> Dict:
-    """Every grid point's val and test accuracy, and the one val chose."""
+          limit: Optional[int] = None,
+          seed: int = 0) -> Dict:
+    """Every grid point's val and test accuracy, the one val chose, and
+    whether it sits on an edge of the L2 grid (``edge``: 'low' / 'high' /
+    None; a choice on an edge may want a wider grid)."""
     runs = {}
     for zir in inits:
-        splits = extract_features(task, checkpoint, zir, limit)
+        splits = extract_features(task, checkpoint, zir, limit, seed)
         for l2 in l2_grid:
             val, test = fit_probe(splits['train'],
                                   [splits['val'], splits['test']], l2)
@@ -160,6 +166,8 @@ def probe(task: str,
     chosen = select_probe(runs)
     return dict(
         task=task,
+        seed=seed,
+        edge=grid_edge(runs[chosen]['l2'], l2_grid),
         grid=runs,
         chosen=chosen,
         val=runs[chosen]['val'],
@@ -167,34 +175,56 @@ def probe(task: str,
         dims=int(splits['train'][0].shape[1]))
 
 
-def probe_file(args, task: str, arm: str) -> str:
-    return osp.join(args.results_dir, 'probe', task, f'{arm}.json')
+def grid_edge(value: float, grid: Sequence[float]) -> Optional[str]:
+    """'low' / 'high' when ``value`` is the grid's smallest / largest."""
+    if value == min(grid):
+        return 'low'
+    return 'high' if value == max(grid) else None
 
 
-def probe_all(args, arms, pre: Dict[str, Optional[Dict]]) -> None:
-    """Probe every arm on every probe task (finished ones are kept)."""
+def probe_file(args, task: str, arm: str, seed: int = 0) -> str:
+    """``<arm>.json`` (pre-training seed 0), ``<arm>_p<seed>.json``."""
+    name = arm if seed == 0 else f'{arm}_p{seed}'
+    return osp.join(args.results_dir, 'probe', task, f'{name}.json')
+
+
+def probe_all(args, arms, pre: Dict[str, Dict[int, Optional[Dict]]]) -> None:
+    """Probe every arm's student of every pre-training seed on every probe
+    task (finished ones are kept; scratch: a random network per seed)."""
     from .arms import banner
     from .design import SCRATCH_INITS
-    for task in [t for t in PROBE_TASKS if t in args.tasks]:
-        for arm in arms:
-            out = probe_file(args, task, arm['name'])
-            if osp.exists(out):
-                continue
-            p = pre.get(arm['name'])
-            if arm['config'] is not None and not p:
-                continue  # not pre-trained yet
-            args.check_time()
-            banner(f"linear probe ({task}): {arm['name']}")
-            res = probe(
-                task,
-                p['checkpoint'] if p else None,
-                inits=SCRATCH_INITS if p is None else (None, ),
-                limit=64 if args.quick else None)
-            dump_json(res, out)
-            print(f"{arm['name']}: probe val {res['val']:.2f}, test "
-                  f"{res['test']:.2f} ({res['chosen']})")
+    for seed in args.seeds:
+        for task in [t for t in PROBE_TASKS if t in args.tasks]:
+            for arm in arms:
+                out = probe_file(args, task, arm['name'], seed)
+                if osp.exists(out):
+                    continue
+                p = (pre.get(arm['name']) or {}).get(seed)
+                if arm['config'] is not None and not (p
+                                                      or {}).get('checkpoint'):
+                    continue  # not pre-trained here yet
+                args.check_time()
+                banner(f"linear probe ({task}): {arm['name']}, seed {seed}")
+                res = probe(
+                    task,
+                    p['checkpoint'] if p else None,
+                    inits=SCRATCH_INITS if p is None else (None, ),
+                    limit=64 if args.quick else None,
+                    seed=seed)
+                dump_json(res, out)
+                print(f"{arm['name']}: probe val {res['val']:.2f}, test "
+                      f"{res['test']:.2f} ({res['chosen']})")
 
 
-def collect_probe(args, task: str, arm: str) -> Optional[Dict]:
-    f = probe_file(args, task, arm)
-    return load_json(f) if osp.exists(f) else None
+def collect_probe(args, task: str, arm: str) -> Dict[int, Dict]:
+    """The finished probes of an arm, by pre-training seed (older files
+    lack ``edge``: computed from their grid)."""
+    out = {}
+    for seed in args.seeds:
+        f = probe_file(args, task, arm, seed)
+        if osp.exists(f):
+            res = load_json(f)
+            grid = sorted({r['l2'] for r in res['grid'].values()})
+            res['edge'] = grid_edge(res['grid'][res['chosen']]['l2'], grid)
+            out[seed] = res
+    return out

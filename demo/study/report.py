@@ -6,8 +6,10 @@ import os.path as osp
 from typing import Dict, Optional
 
 from ..finetune import dump_json
-from .arms import banner
-from .summary import make_paired_table, make_table, summarise
+from .arms import banner, run_name
+from .design import PRIMARY_ALPHA
+from .summary import summarise
+from .tables import make_paired_table, make_primary_table, make_table
 
 #: How the report names the command that wrote it.
 COMMAND = ('python', '-m', 'demo.study')
@@ -117,16 +119,28 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         'test top-1 (no seed: one number per arm). Frozen backbone: the '
         'segmentation task with the backbone frozen (frozen_stages=4, '
         'norm_eval=True), same grid and seeds; not in the average.', '',
-        '## Paired comparisons', '', summary['paired_table'], '',
-        'Cells: the seed-paired difference (first arm minus second; same '
-        'fine-tune seed), mean +- standard error over the seeds, [95% '
-        "interval, Student's t]; **clear**: all three seeds and the interval "
-        'excludes 0. Probe: '
-        'the difference of the two probes (one number each).', '',
+        '## Primary comparisons (pre-registered, Holm-corrected)', '',
+        summary['primary_table'], '',
+        'Seed-paired over pre-training seed s + fine-tune seed s; p: '
+        "Student's t (two-sided; for an equivalence comparison the larger "
+        'one-sided p against +-margin); Holm p: adjusted over the finished '
+        'comparisons of the family; interval: Student-t at the step-down '
+        f'level of its rank (1 - {PRIMARY_ALPHA:g} / (m - rank)); '
+        f'"differ": Holm p < {PRIMARY_ALPHA:g}; "equal within m": the '
+        'whole interval inside +-m. Everything below is exploratory '
+        '(uncorrected).', '', '## Paired comparisons (exploratory)', '',
+        summary['paired_table'], '',
+        'Cells: the seed-paired difference (first arm minus second; '
+        'fine-tune seed s on the student of pre-training seed s), mean +- '
+        "standard error over the seeds, [95% interval, Student's t]; "
+        '**clear**: all three seeds and the interval excludes 0 '
+        '(uncorrected). Probe: the same over pre-training seeds.', '',
         '| arm | config | images seen | pre-training s | final val |',
         '|---|---|---|---|---|'
     ]
     for name, p in summary['pretrain'].items():
+        if not p.get('final_val'):
+            continue
         val = ', '.join(f'{k} {v:.3f}' for k, v in p['final_val'].items())
         lines.append(f"| {name} | `{p['config']}` | {p['images_seen']} | "
                      f"{p['seconds']:.0f} | {val} |")
@@ -136,11 +150,12 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         f.write('\n'.join(lines) + '\n')
 
 
-def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
+def report(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
     banner('report')
     summary = summarise(args, pre)
     table = make_table(summary, args.tasks)
     summary['paired_table'] = make_paired_table(summary, args.tasks)
+    summary['primary_table'] = make_primary_table(summary)
     fig = plot_fig1(summary, osp.join(args.out_dir, 'study_fig1.png'))
     summary.update(
         hardware=hardware(),
@@ -149,8 +164,9 @@ def report(args, pre: Dict[str, Optional[Dict]]) -> Dict:
                  for t in args.tasks},
         seeds=args.seeds,
         pretrain={
-            k: v
-            for k, v in pre.items() if v
+            run_name(dict(name=arm), seed): p
+            for arm, by_seed in pre.items()
+            for seed, p in by_seed.items() if p
         },
         table=table,
         figure=fig and osp.basename(fig))

@@ -4,10 +4,9 @@ what is missing, and the results tables."""
 from typing import Dict, Optional, Sequence
 
 from ..finetune import TASKS
-from ..report import METRIC_NAMES
-from .design import PAIRS, READOUTS
+from .design import PAIRS, PRIMARY, PRIMARY_ALPHA, READOUTS, arm_tasks
 from .probe import PROBE_TASKS, collect_probe
-from .stats import mean_se, paired
+from .stats import mean_se, paired, primary_family
 from .units import collect
 
 
@@ -51,18 +50,40 @@ def busy_note(record: Dict) -> Optional[str]:
     return None
 
 
-def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
+def _probe_cell(runs: Dict[int, Dict]) -> Dict:
+    """A probe's test accuracy over pre-training seeds (``test``: their
+    mean) and the seeds whose L2 choice sits on an edge of the grid."""
+    by_seed = {s: r['test'] for s, r in runs.items()}
+    cell = mean_se(list(by_seed.values()))
+    cell.update(
+        by_seed=by_seed,
+        test=cell['mean'],
+        seeds=len(by_seed),
+        edge={
+            s: r['edge']
+            for s, r in runs.items() if r.get('edge')
+        },
+        chosen={
+            s: r['chosen']
+            for s, r in runs.items()
+        })
+    return cell
+
+
+def summarise(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
     """Mean / standard error per arm and task, the average over tasks, the
-    probes, the paired comparisons and what is missing."""
+    probes, the paired comparisons, the primary family and what is
+    missing. ``pre[arm][seed]``: pre-training records (the table's
+    pre-training time is seed 0's)."""
     rows = []
     missing = []
     for arm in args.arms:
         row = dict(arm=arm['name'], label=arm['label'], tasks={}, probes={})
-        p = pre.get(arm['name'])
+        p = (pre.get(arm['name']) or {}).get(args.seeds[0])
         row['hours'] = p['seconds'] / 3600 if p else 0.0
         row['busy'] = busy_note(p) if p else None
         row['images_seen'] = p['images_seen'] if p else 0
-        for task in args.tasks:
+        for task in arm_tasks(arm, args.tasks, getattr(args, 'pilot', False)):
             c = collect(args, task, arm['name'])
             if c is None or len(c['runs']) < len(args.seeds):
                 missing.append(f"{task}/{arm['name']}")
@@ -70,14 +91,15 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
                 row['tasks'][task] = _task_cell(task, c)
         for task in [t for t in PROBE_TASKS if t in args.tasks]:
             pr = collect_probe(args, task, arm['name'])
-            if pr is None:
+            if len(pr) < len(args.seeds):
                 missing.append(f"probe/{task}/{arm['name']}")
-            else:
-                row['probes'][task] = pr
+            if pr:
+                row['probes'][task] = _probe_cell(pr)
         # the average over tasks (once every task has every seed) and its
         # standard error over the per-seed averages
         # (readouts stand beside it, not in it)
-        main = finetune_tasks(args.tasks)
+        main = finetune_tasks(
+            arm_tasks(arm, args.tasks, getattr(args, 'pilot', False)))
         row['average'] = row['average_se'] = row['average_by_seed'] = None
         if main and all(row['tasks'].get(t, {}).get('seeds') == len(args.seeds)
                         for t in main):
@@ -95,7 +117,31 @@ def summarise(args, pre: Dict[str, Optional[Dict]]) -> Dict:
         rows=rows,
         missing=missing,
         n_seeds=len(args.seeds),
-        paired=compare(rows, args.tasks))
+        paired=compare(rows, args.tasks),
+        primary=primary(rows))
+
+
+def scores_by_seed(row: Dict, on: str) -> Optional[Dict]:
+    """An arm's per-seed scores on ``on``: 'average', a task, or
+    'probe:<task>'."""
+    if on == 'average':
+        return row['average_by_seed']
+    if on.startswith('probe:'):
+        return (row['probes'].get(on[6:]) or {}).get('by_seed')
+    return (row['tasks'].get(on) or {}).get('by_seed')
+
+
+def primary(rows) -> list:
+    """The pre-registered family (:data:`PRIMARY`) with Holm's correction
+    over the finished comparisons."""
+    by_arm = {r['arm']: r for r in rows}
+    items = []
+    for c in PRIMARY:
+        a, b = by_arm.get(c['a']), by_arm.get(c['b'])
+        sa = a and scores_by_seed(a, c['on'])
+        sb = b and scores_by_seed(b, c['on'])
+        items.append(dict(c, diff=paired(sa, sb) if sa and sb else None))
+    return primary_family(items, PRIMARY_ALPHA)
 
 
 def compare(rows, tasks: Sequence[str]) -> list:
@@ -118,100 +164,7 @@ def compare(rows, tasks: Sequence[str]) -> list:
                                      rb['average_by_seed'])
         for t in ra['probes']:
             if t in rb['probes']:
-                item['probes'][t] = ra['probes'][t]['test'] - \
-                    rb['probes'][t]['test']
+                item['probes'][t] = paired(ra['probes'][t]['by_seed'],
+                                           rb['probes'][t]['by_seed'])
         out.append(item)
     return out
-
-
-def task_header(task: str) -> str:
-    t = TASKS[task]
-    metric = METRIC_NAMES.get(t['metric'], t['metric'])
-    if t['metric'].startswith('coco/'):
-        metric += ' x100'
-    return f"{t['data']}: {metric}"
-
-
-def _setting(r: Dict) -> str:
-    zir = r.get('zero_init_residual')
-    return f"lr {r['lr']:g}" + ('' if zir is None else f', zir {int(zir)}')
-
-
-def _cell(r: Optional[Dict], n_seeds: int) -> str:
-    if r is None:
-        return '-'
-    note = '' if r['seeds'] >= n_seeds else f" ({r['seeds']} seed(s))"
-    return f"{r['mean']:.1f} +- {r['se']:.1f}{note} ({_setting(r)})"
-
-
-def make_table(summary: Dict, tasks: Sequence[str]) -> str:
-    """One row per arm: the fine-tune tasks, their average, then the
-    readouts (frozen-backbone tasks and linear probes)."""
-    main = finetune_tasks(tasks)
-    readouts = [t for t in tasks if t in READOUTS]
-    probes = [t for t in PROBE_TASKS if t in tasks]
-    head = ('| arm | pre-training (images seen, hours) | ' +
-            ' | '.join(task_header(t) for t in main) + ' | average | ' +
-            ''.join(task_header(t) + ' | ' for t in readouts) +
-            ''.join(f"{TASKS[t]['data']}: linear probe | " for t in probes))
-    ncol = len(main) + 3 + len(readouts) + len(probes)
-    lines = [head, '|' + '---|' * ncol]
-    n_seeds = summary.get('n_seeds', 1)
-    for row in summary['rows']:
-        cells = [_cell(row['tasks'].get(t), n_seeds) for t in main]
-        n = row['images_seen']
-        seen = f'{n / 1000:.0f}k' if n >= 1000 else str(n)
-        pre = '-' if not n else f"{seen}, {row['hours']:.3f} h"
-        if n and row.get('busy'):
-            pre += ' (busy)'
-        avg = '-' if row['average'] is None else \
-            f"{row['average']:.1f} +- {row['average_se']:.1f}"
-        extra = [_cell(row['tasks'].get(t), n_seeds) for t in readouts] + [
-            '-' if row['probes'].get(t) is None else
-            f"{row['probes'][t]['test']:.1f}" for t in probes
-        ]
-        lines.append(f"| {row['label']} | {pre} | " + ' | '.join(cells) +
-                     f' | {avg} | ' + ''.join(c + ' | ' for c in extra))
-    busy = [r for r in summary['rows'] if r.get('busy')]
-    if busy:
-        lines += [''] + [
-            f"(busy) {r['label']}: pre-training time measured while other "
-            f"work shared the CPU ({r['busy']}); not comparable with the "
-            'other rows.' for r in busy
-        ]
-    return '\n'.join(line.rstrip() for line in lines)
-
-
-def _diff_cell(d: Optional[Dict]) -> str:
-    if d is None:
-        return '-'
-    if d['low'] is None:
-        return f"{d['mean']:+.1f} (1 seed)"
-    mark = ' **clear**' if d['clear'] else ''
-    return (f"{d['mean']:+.1f} +- {d['se']:.1f} "
-            f"[{d['low']:+.1f}, {d['high']:+.1f}]{mark}")
-
-
-def make_paired_table(summary: Dict, tasks: Sequence[str]) -> str:
-    labels = {r['arm']: r['label'] for r in summary['rows']}
-    main = finetune_tasks(tasks)
-    readouts = [t for t in tasks if t in READOUTS]
-    probes = [t for t in PROBE_TASKS if t in tasks]
-    head = ('| comparison | ' + ' | '.join(TASKS[t]['data'] for t in main) +
-            ' | average | ' + ''.join(TASKS[t]['data'] + ' | '
-                                      for t in readouts) +
-            ''.join(f"{TASKS[t]['data']}: probe | " for t in probes))
-    lines = [
-        head, '|' + '---|' * (len(main) + 2 + len(readouts) + len(probes))
-    ]
-    for item in summary['paired']:
-        cells = [_diff_cell(item['tasks'].get(t)) for t in main]
-        extra = [_diff_cell(item['tasks'].get(t)) for t in readouts] + [
-            '-' if t not in item['probes'] else f"{item['probes'][t]:+.1f}"
-            for t in probes
-        ]
-        lines.append(f"| {labels[item['a']]} - {labels[item['b']]} | " +
-                     ' | '.join(cells) +
-                     f" | {_diff_cell(item['average'])} | " +
-                     ''.join(c + ' | ' for c in extra))
-    return '\n'.join(line.rstrip() for line in lines)

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..finetune import TASKS, dump_json, finetune, load_json
 from .arms import banner
-from .design import SCRATCH_INITS
+from .design import SCRATCH_INITS, arm_tasks, pretrained
 
 #: ``(lr, zero_init_residual or None)``.
 Setting = Tuple[float, Optional[bool]]
@@ -39,14 +39,23 @@ def setting_name(setting: Setting) -> str:
     return f'lr{lr:g}' + ('' if zir is None else f'_zir{int(zir)}')
 
 
+def unit_name(arm: str, setting: Setting, seed: int) -> str:
+    """``<setting>_s<seed>``, and ``_p<seed>`` when the unit loads the
+    student of pre-training seed ``seed`` > 0 (fine-tune seed s loads
+    pre-training seed s; the study's first protocol loaded seed 0 for every
+    fine-tune seed, and its ``_s1`` / ``_s2`` files stay as they were)."""
+    tag = f'_p{seed}' if seed and pretrained(arm) else ''
+    return f'{setting_name(setting)}_s{seed}{tag}'
+
+
 def unit_dir(args, task: str, arm: str, setting: Setting, seed: int) -> str:
     return osp.join(args.work_dir, 'finetune', task, arm,
-                    f'{setting_name(setting)}_s{seed}')
+                    unit_name(arm, setting, seed))
 
 
 def result_file(args, task: str, arm: str, setting: Setting, seed: int) -> str:
     return osp.join(args.results_dir, 'finetune', task, arm,
-                    f'{setting_name(setting)}_s{seed}.json')
+                    unit_name(arm, setting, seed) + '.json')
 
 
 def finetune_unit(args, task: str, arm: Dict, pre: Optional[Dict],
@@ -65,7 +74,11 @@ def finetune_unit(args, task: str, arm: Dict, pre: Optional[Dict],
         quick=args.quick,
         keep_checkpoints=False,
         options=options)
-    res = dict(res, zero_init_residual=zir)
+    res = dict(
+        res,
+        zero_init_residual=zir,
+        pretrain_seed=seed if pre else None,
+        student_digest=pre and pre.get('student_digest'))
     dump_json(res, result_file(args, task, arm['name'], setting, seed))
     return res
 
@@ -153,19 +166,33 @@ def collect(args, task: str, arm: str) -> Optional[Dict]:
         runs=runs)
 
 
-def pending(args, task: str, arms: Sequence[Dict]):
+def ready(pre: Dict, arm: Dict, seed: int) -> bool:
+    """Whether the student a unit of ``seed`` loads is here (scratch: no
+    student needed)."""
+    return arm['config'] is None or bool(
+        ((pre.get(arm['name']) or {}).get(seed) or {}).get('checkpoint'))
+
+
+def pending(args, task: str, arms: Sequence[Dict], pre: Dict):
     """The unfinished fine-tunes of one task, in run order: seed 0 over the
     grid for every arm, then the other seeds at the setting each arm's grid
     chose on val. Returns ``(units, waiting)``: ``units`` as ``(arm,
     setting, seed)``, ``waiting`` the later-seed units whose grid is not
-    finished yet."""
+    finished yet. Units whose pre-trained student is not here are left
+    out (the report lists them as missing)."""
+    arms = [
+        a for a in arms
+        if task in arm_tasks(a, args.tasks, getattr(args, 'pilot', False))
+    ]
     first = args.seeds[0]
-    units = [(arm, setting, first) for arm in arms
+    units = [(arm, setting, first) for arm in arms if ready(pre, arm, first)
              for setting in grid(args, task, arm['name'])
              if not done(args, task, arm['name'], setting, first)]
     waiting = 0
     for seed in args.seeds[1:]:
         for arm in arms:
+            if not ready(pre, arm, seed):
+                continue
             chosen = collect(args, task, arm['name'])
             if chosen is None:
                 waiting += 1
@@ -176,15 +203,17 @@ def pending(args, task: str, arms: Sequence[Dict]):
 
 def finetune_all(args,
                  arms: Sequence[Dict],
-                 pre: Dict[str, Optional[Dict]],
+                 pre: Dict[str, Dict[int, Optional[Dict]]],
                  poll: float = 20.0) -> None:
     """Run every unfinished fine-tune, task by task (a stopped study leaves
     whole tasks), skipping units other study processes have claimed; wait
-    only when every unit left is claimed or waits on a claimed one."""
+    only when every unit left is claimed or waits on a claimed one.
+    ``pre[arm][seed]``: the pre-training record fine-tune seed ``seed``
+    loads."""
     while True:
         ran = busy = False
         for task in args.tasks:
-            units, waiting = pending(args, task, arms)
+            units, waiting = pending(args, task, arms, pre)
             busy = busy or waiting > 0
             for arm, setting, seed in units:
                 args.check_time()
@@ -195,7 +224,8 @@ def finetune_all(args,
                 try:
                     banner(f"fine-tuning ({task}): {arm['name']}, "
                            f'{setting_name(setting)}, seed {seed}')
-                    finetune_unit(args, task, arm, pre[arm['name']], setting,
+                    finetune_unit(args, task, arm, (pre.get(arm['name'])
+                                                    or {}).get(seed), setting,
                                   seed)
                 finally:
                     release(work)

@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 
 import demo.finetune
-from demo.study import arms, cli, design, report, summary, units
+from demo.study import arms, cli, design, report, summary, tables, units
 
 
 def write_result(args, task, arm, lr, seed, val, test, zir=None):
@@ -70,8 +70,8 @@ def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
     write_result(args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
     write_result(args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
     pre = dict(
-        scratch=None,
-        kdep10=dict(seconds=360.0, images_seen=18000, final_val={}))
+        scratch={},
+        kdep10={0: dict(seconds=360.0, images_seen=18000, final_val={})})
     s = summary.summarise(args, pre)
     row = {r['arm']: r for r in s['rows']}
     k = row['kdep10']
@@ -84,7 +84,7 @@ def test_lr_is_chosen_on_val_and_seeds_are_averaged(tmp_path):
     assert k['hours'] == pytest.approx(0.1)
     assert 'det/kdep10' in s['missing'] and 'cls/scratch' in s['missing']
     assert 'cls/kdep10' not in s['missing']
-    table = summary.make_table(s, args.tasks)
+    table = tables.make_table(s, args.tasks)
     assert '| KDEP (SVD+PTS), 10% | 18k, 0.100 h | 82.0 +- 2.0 (lr 0.05)' \
         in table
     assert '25.0 +- 0.0 (1 seed(s)) (lr 0.01) | - |' in table
@@ -187,7 +187,7 @@ def test_processes_sharing_a_work_dir_split_the_units(tmp_path, monkeypatch):
 
     monkeypatch.setattr(units, 'finetune_unit', fake_unit)
     monkeypatch.setattr(units.time, 'sleep', fake_sleep)
-    units.finetune_all(args, args.arms, dict(scratch=None), poll=0.1)
+    units.finetune_all(args, args.arms, dict(scratch={}), poll=0.1)
     # the free grid units (both zero_init_residual values: scratch's grid),
     # then (after waiting) seeds 1 and 2 at the setting val chose
     assert runs == [((0.05, True), 0), ((0.02, False), 0), ((0.05, False), 0),
@@ -212,14 +212,15 @@ def test_average_and_its_seed_spread(tmp_path):
     write_result(args, 'det', 'kdep10', 0.01, 0, val=0.2, test=0.25)
     write_result(args, 'det', 'kdep10', 0.02, 0, val=0.1, test=0.3)
     write_result(args, 'det', 'kdep10', 0.01, 1, val=0.2, test=0.27)
-    pre = dict(kdep10=dict(seconds=360.0, images_seen=18000, final_val={}))
+    pre = dict(
+        kdep10={0: dict(seconds=360.0, images_seen=18000, final_val={})})
     s = summary.summarise(args, pre)
     row = s['rows'][0]
     # per-seed averages (80 + 25) / 2 and (84 + 27) / 2
     assert row['average'] == pytest.approx(54.0)
     assert row['average_se'] == pytest.approx(1.5)
     assert s['missing'] == ['probe/cls/kdep10']
-    assert summary.make_table(
+    assert tables.make_table(
         s, args.tasks).endswith('| 54.0 +- 1.5 | 12.0 +- 1.0 (lr 0.02) | - |')
     out = report.plot_fig1(s, str(tmp_path / 'f.png'))
     assert osp.getsize(out) > 5000

@@ -77,7 +77,8 @@ def test_paired_difference_within_noise_is_not_clear():
 
 
 def test_a_pre_training_timed_under_load_is_marked_busy():
-    from demo.study.summary import busy_note, make_table
+    from demo.study.summary import busy_note
+    from demo.study.tables import make_table
     assert busy_note(dict(load_average=2.2, cpus=2)) is None
     assert busy_note(dict()) is None  # records before the load was kept
     assert '4.1 on 2 cores' in busy_note(dict(load_average=4.1, cpus=2))
@@ -96,3 +97,41 @@ def test_a_pre_training_timed_under_load_is_marked_busy():
     assert '| arm A | 18k, 0.100 h (busy) |' in table
     assert '| arm B | 18k, 0.100 h |' in table
     assert '(busy) arm A:' in table and '(busy) arm B' not in table
+
+
+def test_holm_on_a_known_example():
+    # sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06,
+    # 0.04 x1 = 0.04 -> 0.06 (non-decreasing)
+    got = stats.holm([0.01, 0.04, 0.03, 0.005])
+    assert got == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_p_value_matches_the_interval():
+    d = stats.paired({0: 3.0, 1: 5.0, 2: 4.0}, {0: 0.0, 1: 0.0, 2: 0.0})
+    # an interval at level 1 - p just touches 0
+    low, _ = stats.interval(d, 1 - d['p'])
+    assert low == pytest.approx(0.0, abs=1e-9)
+    assert d['clear'] and d['p'] < 0.05
+
+
+def test_equivalence_is_claimed_only_inside_the_margin():
+    tight = stats.paired({0: 0.1, 1: -0.1, 2: 0.05}, {0: 0, 1: 0, 2: 0})
+    loose = stats.paired({0: 2.0, 1: -2.0, 2: 0.5}, {0: 0, 1: 0, 2: 0})
+    big = stats.paired({0: 5.0, 1: 5.2, 2: 4.9}, {0: 0, 1: 0, 2: 0})
+    out = stats.primary_family([
+        dict(diff=tight, margin=1.0),
+        dict(diff=loose, margin=1.0),
+        dict(diff=big),
+        dict(diff=None)
+    ])
+    assert out[0]['verdict'] == 'equal within 1'
+    assert -1 < out[0]['low'] and out[0]['high'] < 1
+    # a mean near 0 with a wide interval is not "equal"
+    assert out[1]['verdict'] == 'not shown'
+    assert out[1]['low'] < -1 or out[1]['high'] > 1
+    assert out[2]['verdict'] == 'differ' and out[2]['p_holm'] < 0.05
+    assert out[3]['verdict'] == 'not finished'
+    # three finished: the smallest p is tested at 1 - 0.05 / 3
+    levels = sorted(o['level'] for o in out[:3])
+    assert levels == pytest.approx([0.95, 1 - 0.05 / 2, 1 - 0.05 / 3])

@@ -75,6 +75,24 @@ def kdep_ckpt(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory, image_folder, r34_teacher):
+    """A finished two-epoch run of ``tools/train.py`` (the tiny config of
+    :mod:`tests.helpers.kdep_tiny_cfg` on ``image_folder``):
+    ``dict(cfg, work)``; ``work`` holds ``epoch_1.pth``, ``epoch_2.pth``
+    and ``kdep_basis.pth``. Read it, do not change it."""
+    import sys
+
+    from tests.helpers.kdep_tiny_cfg import write_tiny_config
+    from tests.helpers.tiny import run_tool
+    root = tmp_path_factory.mktemp('trained_run')
+    cfg = write_tiny_config(
+        str(root / 'tiny.py'), image_folder, r34_teacher, epochs=2)
+    work = str(root / 'work')
+    run_tool([sys.executable, 'tools/train.py', cfg, '--work-dir', work])
+    return dict(cfg=cfg, work=work)
+
+
 @pytest.fixture(autouse=True)
 def mmpretrain_scope():
     """Each test starts in mmpretrain's scope: a Runner of an earlier test

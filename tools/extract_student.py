@@ -6,10 +6,13 @@
 The output ``<STEM>-<sha256[:8]>.pth`` holds the student backbone tensors
 (keys without ``backbone.``) and metadata (teacher, student architecture,
 tap), and is readable with ``torch.load(weights_only=True)``. It is refused
-if the input is not a KDEP checkpoint or any student key is missing.
+if the input is not a KDEP checkpoint, any student key is missing, or its
+tensors differ from the checksum recorded when it was saved (a damaged
+checkpoint is never stamped with a fresh checksum).
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 
 from kdep_mm.utils.checkpoint import CheckpointMismatchError, DamagedFileError
@@ -36,7 +39,7 @@ def main(argv=None) -> int:
     try:
         path = export_student(args.checkpoint, out_dir, name=args.name)
     except (NotAKDEPCheckpointError, CheckpointMismatchError, DamagedFileError,
-            FileNotFoundError) as e:
+            FileNotFoundError, pickle.UnpicklingError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(path)

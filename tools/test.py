@@ -11,8 +11,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from kdep_mm.compat import prepare_run
-from kdep_mm.utils.cli import (add_common_args, close_distributed,
-                               merge_common_args)
+from kdep_mm.utils.cli import (add_common_args, check_start_checkpoint,
+                               close_distributed, merge_common_args)
 
 
 def parse_args():
@@ -33,6 +33,7 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg = merge_common_args(cfg, args)
     cfg.load_from = args.checkpoint
+    check_start_checkpoint(cfg)
     prepare_run(cfg)
     if args.out:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(

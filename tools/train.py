@@ -14,8 +14,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from kdep_mm.compat import prepare_run
-from kdep_mm.engine import amp_optim_wrapper_cfg
-from kdep_mm.utils.cli import (add_common_args, check_resume_file,
+from kdep_mm.engine import amp_optim_wrapper_cfg, use_safe_checkpoints
+from kdep_mm.utils.cli import (add_common_args, check_start_checkpoint,
                                close_distributed, merge_common_args)
 
 
@@ -87,9 +87,9 @@ def merge_args(cfg, args):
                              'a basis pass)')
         for h in hooks:
             h['preflight'] = True
-    if args.skip_cache_check:
-        for h in cfg.get('custom_hooks') or []:
-            if h.get('type') == 'KDEPBasisHook':
+    for h in cfg.get('custom_hooks') or []:
+        if h.get('type') == 'KDEPBasisHook':
+            if args.skip_cache_check:
                 h['cache_checksums'] = False
     if args.continue_from is not None:
         if args.resume is not None:
@@ -116,7 +116,8 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    check_resume_file(cfg)
+    use_safe_checkpoints(cfg)
+    check_start_checkpoint(cfg)
     prepare_run(cfg)
     runner = (
         Runner.from_cfg(cfg)

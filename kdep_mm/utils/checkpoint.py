@@ -1,28 +1,44 @@
-"""Strict, weights-only checkpoint loading.
+"""Weights-only checkpoint loading, and the checksums of kdep_mm's files.
 
 Third-party weights (teachers, pretrained backbones, exported students) are
 plain tensors: they are always read with ``weights_only=True``, so a file
-that carries pickled code is refused, never executed. Loading into a module
-is all or nothing: any missing, unexpected or shape-mismatched key is an
-error that lists them, never a silent partial load.
+that carries pickled code is refused, never executed. kdep_mm's own files
+record a digest of their tensors that every load verifies: basis files and
+exported students over their state dict (:data:`CHECKSUM_KEY`), training
+checkpoints per entry (:data:`CHECKPOINT_CHECKSUM_KEY`, written by
+``KDEPCheckpointHook``). Loading into a module is all or nothing
+(:mod:`.strict_load`).
 """
+import glob
 import hashlib
 import os.path as osp
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
-from typing import Dict, Iterable, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional
 
 import torch
-import torch.nn as nn
 
-
-class CheckpointMismatchError(RuntimeError):
-    """A state dict does not match the module it is loaded into."""
+from .misc import leaves
+# Strict loading lives in .strict_load; imported from here by most callers.
+from .strict_load import CheckpointMismatchError  # noqa: F401
+from .strict_load import compare_state_dict  # noqa: F401
+from .strict_load import load_state_dict_strict  # noqa: F401
 
 
 class DamagedFileError(ValueError):
-    """A weights file is empty, truncated or otherwise unreadable."""
+    """A weights file is empty, truncated or otherwise unreadable.
+
+    Args:
+        message (str): The whole message (file, damage, what to do).
+        reason (str, optional): The damage alone, without the advice (for
+            callers that recover by themselves and say how).
+    """
+
+    def __init__(self, message: str, reason: Optional[str] = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def load_weights(filename: str, map_location: str = 'cpu') -> dict:
@@ -83,6 +99,47 @@ def add_checksum(obj: dict) -> dict:
     return obj
 
 
+#: Where training checkpoints (``KDEPCheckpointHook``) record, per entry
+#: of the checkpoint (``state_dict``, ``optimizer``, ...), the
+#: :func:`tensors_digest` of every tensor in it.
+CHECKPOINT_CHECKSUM_KEY = 'checkpoint_sha256'
+
+
+def nested_tensors(obj) -> Dict[str, torch.Tensor]:
+    """Every tensor below ``obj`` (dicts, lists, tuples), by dotted path."""
+    if isinstance(obj, torch.Tensor):
+        return {'': obj}
+    return {k: v for k, v in leaves(obj) if isinstance(v, torch.Tensor)}
+
+
+def entry_digests(checkpoint: dict) -> Dict[str, str]:
+    """:func:`tensors_digest` of each top-level entry of a training
+    checkpoint that holds tensors (``meta`` excluded)."""
+    digests = {}
+    for name, value in checkpoint.items():
+        tensors = nested_tensors(value)
+        if name != 'meta' and tensors:
+            digests[name] = tensors_digest(tensors)
+    return digests
+
+
+def add_checkpoint_checksum(checkpoint: dict) -> dict:
+    """Record :func:`entry_digests` in ``checkpoint['meta']`` (what
+    ``KDEPCheckpointHook`` does to every checkpoint it saves); an entry
+    removed later (a published checkpoint without the optimizer) is not
+    missed, a changed one is refused by :func:`verify_checksum`."""
+    checkpoint.setdefault('meta', {})[CHECKPOINT_CHECKSUM_KEY] = \
+        entry_digests(checkpoint)
+    return checkpoint
+
+
+def has_checksum(obj) -> bool:
+    """Whether a loaded file records a checksum of its tensors."""
+    meta = obj.get('meta') if isinstance(obj, dict) else None
+    return isinstance(meta, dict) and (CHECKSUM_KEY in meta
+                                       or CHECKPOINT_CHECKSUM_KEY in meta)
+
+
 def verify_checksum(obj, filename: str) -> None:
     """Refuse a file whose tensors differ from the checksum it records
     (bytes changed after writing: a disk, copy or transfer fault). Files
@@ -90,19 +147,58 @@ def verify_checksum(obj, filename: str) -> None:
 
     Raises:
         DamagedFileError: The tensors do not match (the message names the
-            file and both digests).
+            file, the damaged part, both digests and what to do).
     """
     meta = obj.get('meta') if isinstance(obj, dict) else None
-    want = meta.get(CHECKSUM_KEY) if isinstance(meta, dict) else None
-    if want is None:
+    if not isinstance(meta, dict):
         return
-    got = tensors_digest(get_state_dict(obj))
-    if got != want:
-        raise DamagedFileError(
-            f'cannot use {filename}: its tensors do not match the checksum '
-            f'recorded when it was written (recorded {want[:16]}, content '
-            f'{got[:16]}); the file was changed or damaged since. Write it '
-            'again (re-run what made it, or copy it again) and retry.')
+    want = meta.get(CHECKSUM_KEY)
+    if want is not None:
+        got = tensors_digest(get_state_dict(obj))
+        if got != want:
+            raise _changed(
+                filename, 'its tensors', want, got,
+                'Write it again (re-run what made it, or copy it '
+                'again) and retry.')
+    for name, want in (meta.get(CHECKPOINT_CHECKSUM_KEY) or {}).items():
+        if name not in obj:
+            continue  # removed on purpose (a published checkpoint)
+        got = tensors_digest(nested_tensors(obj[name]))
+        if got != want:
+            raise _changed(filename, f"the tensors of its '{name}'", want, got,
+                           earlier_checkpoints(filename))
+
+
+def earlier_checkpoints(filename: str) -> str:
+    """What to do about a damaged training checkpoint: use an earlier one
+    of the same run (the newest ones in its folder are named)."""
+
+    def step(path: str) -> Optional[int]:
+        found = re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', osp.basename(path))
+        return int(found.group(1)) if found else None
+
+    folder = osp.dirname(osp.abspath(filename))
+    mine = step(filename)
+    older = sorted(
+        (p for p in glob.glob(osp.join(folder, '*.pth'))
+         if step(p) is not None and (mine is None or step(p) < mine)),
+        key=step,
+        reverse=True)
+    names = ', '.join(osp.basename(p) for p in older[:3])
+    example = older[0] if older else osp.join(folder, 'epoch_<N-1>.pth')
+    return ('Use an earlier checkpoint of the same run instead (--resume '
+            f'{example}, or give it to tools/extract_student.py)' +
+            (f'; there: {names}' if names else '') +
+            '. This one cannot be repaired.')
+
+
+def _changed(filename: str, what: str, want: str, got: str,
+             fix: str) -> DamagedFileError:
+    reason = (f'{what} do not match the checksum recorded when it was '
+              f'written (recorded {want[:16]}, content {got[:16]}); the file '
+              'was changed or damaged since')
+    return DamagedFileError(
+        f'cannot use {filename}: {reason}. {fix}', reason=reason)
 
 
 def damage_of(filename: str) -> str:
@@ -114,20 +210,29 @@ def damage_of(filename: str) -> str:
 
 
 def _damaged(filename: str, err: Exception) -> DamagedFileError:
-    what = damage_of(filename)
     detail = str(err).splitlines()[0] if str(err) else 'no detail'
+    reason = (f'the file {damage_of(filename)} (torch.load: '
+              f'{type(err).__name__}: {detail})')
     return DamagedFileError(
-        f'cannot read {filename}: the file {what} (torch.load: '
-        f'{type(err).__name__}: {detail}). Write it again (re-run what '
-        'made it, or copy it again) and retry.')
+        f'cannot read {filename}: {reason}. Write it again (re-run what '
+        'made it, or copy it again) and retry.',
+        reason=reason)
 
 
 def _refused(filename: str, err: Exception) -> pickle.UnpicklingError:
+    """Why a file that pickles objects is refused, without torch's advice
+    to load it with ``weights_only=False``."""
+    found = re.search(r'GLOBAL ([\w.]+)', str(err))
+    what = found.group(1) if found else str(err).splitlines()[0]
     return pickle.UnpicklingError(
-        f'refusing to load {filename}: it contains pickled objects that are '
-        'not plain tensors, so it is not loaded with weights_only=True (a '
-        'weights file never needs them; if you made this file yourself, '
-        f're-save its state dict). Details: {str(err).splitlines()[0]}')
+        f'refusing to load {filename}: it pickles Python objects, not only '
+        f'tensors and plain values (first: {what}), and unpickling them '
+        'could run any code, so kdep_mm reads it with weights_only=True '
+        'only. Checkpoints, bases and exports of kdep_mm never need more. '
+        'If you made this file yourself or trust where it came from, load '
+        f"it once with torch.load('{filename}', weights_only=False) and "
+        "save its tensors again (torch.save({'state_dict': ...}, NEW_FILE)); "
+        'otherwise use another copy or an earlier checkpoint.')
 
 
 def get_state_dict(obj: dict, prefix: Optional[str] = None) -> 'OrderedDict':
@@ -166,60 +271,3 @@ def tensors_digest(state: Mapping[str, torch.Tensor]) -> str:
         h.update(str(tuple(value.shape)).encode())
         h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
     return h.hexdigest()
-
-
-def compare_state_dict(
-        module: nn.Module,
-        state: Dict[str, torch.Tensor]) -> Tuple[list, list, list]:
-    """Missing keys, unexpected keys and ``(key, expected, got)`` shapes."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [(k, tuple(own[k].shape), tuple(state[k].shape)) for k in own
-                  if k in state and own[k].shape != state[k].shape]
-    return missing, unexpected, mismatched
-
-
-def _fmt(keys: Iterable, limit: int = 20) -> str:
-    keys = list(keys)
-    more = f' ... and {len(keys) - limit} more' if len(keys) > limit else ''
-    return ', '.join(map(str, keys[:limit])) + more
-
-
-def load_state_dict_strict(
-    module: nn.Module,
-    state: Dict[str, torch.Tensor],
-    source: str = 'checkpoint',
-    ignore_missing: Iterable[str] = ()) -> None:
-    """Load ``state`` into ``module`` only if every key and shape matches.
-
-    Args:
-        module (nn.Module): The module to load into.
-        state (dict): The state dict.
-        source (str): Named in the error message (e.g. the file).
-        ignore_missing (Iterable[str]): Key suffixes that may be absent
-            (e.g. ``num_batches_tracked``).
-
-    Raises:
-        CheckpointMismatchError: Listing missing, unexpected and
-            shape-mismatched keys. Nothing is loaded in that case.
-    """
-    missing, unexpected, mismatched = compare_state_dict(module, state)
-    missing = [
-        k for k in missing if not any(k.endswith(s) for s in ignore_missing)
-    ]
-    if missing or unexpected or mismatched:
-        lines = [
-            f'{source} does not match {type(module).__name__}; '
-            'nothing was loaded.'
-        ]
-        if missing:
-            lines.append(f'  missing keys ({len(missing)}): {_fmt(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected keys ({len(unexpected)}): '
-                         f'{_fmt(unexpected)}')
-        if mismatched:
-            lines.append('  shape mismatches (key, expected, got): '
-                         f'{_fmt(mismatched)}')
-        raise CheckpointMismatchError('\n'.join(lines))
-    module.load_state_dict(state, strict=False)

@@ -7,7 +7,8 @@ import zipfile
 
 from mmengine.config import Config, DictAction
 
-from .checkpoint import DamagedFileError, damage_of
+from .checkpoint import (DamagedFileError, damage_of, earlier_checkpoints,
+                         has_checksum, load_weights)
 from .overrides import unread_overrides
 
 
@@ -73,33 +74,50 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def check_resume_file(cfg: Config) -> None:
-    """Refuse a damaged checkpoint to resume from before any work.
+def check_start_checkpoint(cfg: Config) -> None:
+    """Refuse, before any work, a checkpoint the run would start from that
+    is damaged, changed since it was saved or carries pickled objects.
 
-    ``--resume PATH`` or (``--resume`` alone) the file that the work
-    directory's ``last_checkpoint`` names must be a complete torch zip file
-    (a run killed while saving, or a partial copy, leaves a truncated one
-    that mmengine would only reject with a bare zip-reader error).
+    The file is ``load_from`` (``--resume PATH``, ``--continue-from PATH``
+    or a config's ``load_from``), or, for ``--resume`` alone, the one the
+    work directory's ``last_checkpoint`` names. It must be a complete torch
+    zip file (a run killed while saving, or a partial copy, leaves a
+    truncated one), load weights-only, and match the checksum that
+    ``KDEPCheckpointHook`` recorded in it; a file without a checksum (older
+    or not written by kdep_mm) is loaded with a warning that says so. URLs
+    are left to mmengine.
 
     Raises:
-        DamagedFileError: Naming the file and its size.
+        DamagedFileError: Naming the file, what is wrong and the earlier
+            checkpoints to use instead.
+        pickle.UnpicklingError: The file pickles objects (named; nothing
+            is run).
     """
-    if not cfg.get('resume'):
-        return
-    path = cfg.get('load_from')
-    if path is None:
+    path, verb = cfg.get('load_from'), 'load'
+    if cfg.get('resume'):
+        verb = 'resume from'
         marker = osp.join(cfg.work_dir, 'last_checkpoint')
-        if not osp.isfile(marker):
-            return  # nothing to resume: mmengine starts a new run
-        with open(marker) as f:
-            path = f.read().strip()
-    if path.startswith(('http://', 'https://')) or not osp.isfile(path):
-        return  # mmengine names a missing file itself
+        if path is None and osp.isfile(marker):
+            with open(marker) as f:
+                path = f.read().strip()
+    if not path or path.startswith(('http://', 'https://')) or \
+            not osp.isfile(path):
+        return  # nothing to resume (a new run), or mmengine names it
     if not zipfile.is_zipfile(path):
         raise DamagedFileError(
-            f'cannot resume from {path}: the file {damage_of(path)}, not a '
-            'complete checkpoint. Resume from an earlier checkpoint of the '
-            'work directory (--resume <work_dir>/epoch_N.pth).')
+            f'cannot {verb} {path}: the file {damage_of(path)}, not a '
+            f'complete checkpoint. {earlier_checkpoints(path)}')
+    try:
+        obj = load_weights(path)
+    except DamagedFileError as e:
+        raise DamagedFileError(
+            f'cannot {verb} {path}: {e.reason}. {earlier_checkpoints(path)}',
+            reason=e.reason) from None
+    if not has_checksum(obj):
+        warnings.warn(
+            f'{path} carries no checksum (saved before kdep_mm recorded one '
+            'in every checkpoint, or by another tool): its tensors are used '
+            'unverified', stacklevel=2)
 
 
 def close_distributed() -> None:

@@ -15,14 +15,15 @@ tensors are loaded into it strictly.
 import datetime
 import hashlib
 import os.path as osp
+import warnings
 from collections import OrderedDict
 from typing import Optional, Tuple, Union
 
 import torch
 
 from ..version import __version__
-from .checkpoint import (add_checksum, get_state_dict, load_state_dict_strict,
-                         load_weights)
+from .checkpoint import (add_checksum, get_state_dict, has_checksum,
+                         load_state_dict_strict, load_weights)
 from .fileio import atomic_write, torch_bytes
 from .misc import build_mmpretrain, to_plain
 
@@ -85,10 +86,18 @@ def extract_student(
         NotAKDEPCheckpointError: No ``meta['kdep']`` or no backbone keys.
         CheckpointMismatchError: Missing, unexpected or mis-shaped keys
             against the student architecture.
+        DamagedFileError: The file does not read, or its tensors differ
+            from the checksum recorded when it was saved (named, with the
+            earlier checkpoints to use).
     """
     if isinstance(checkpoint, str):
         source = source or checkpoint
-        checkpoint = load_weights(checkpoint)
+        checkpoint = load_weights(checkpoint)  # its checksum verified
+        if not has_checksum(checkpoint):
+            warnings.warn(
+                f'{source} carries no checksum (saved before kdep_mm recorded '
+                'one in every checkpoint): its tensors are exported '
+                'unverified', stacklevel=2)
     source = source or 'checkpoint'
     kdep = kdep_meta_of(checkpoint, source)
     if 'export' in checkpoint.get('meta', {}):

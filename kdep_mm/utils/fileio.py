@@ -65,6 +65,10 @@ def atomic_write(path: str, data: Union[bytes, str, Writer]) -> str:
                 f'({free} bytes free in {folder}); free space there (or '
                 'write to another disk) and run the command again; nothing '
                 'was written at the destination') from e
+        if isinstance(e, OSError) and e.filename is None and e.errno:
+            raise OSError(
+                e.errno, f'cannot write {path}: {e.strerror}; nothing was '
+                'written at the destination') from e
         raise
     remove_stale_temporaries(path)
     return path

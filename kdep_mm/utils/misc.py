@@ -1,5 +1,6 @@
 """Small helpers that several parts of kdep_mm need, each defined once."""
 import importlib
+from typing import Any, Iterator, Tuple
 
 import torch.nn as nn
 from mmengine.model import is_model_wrapper
@@ -52,3 +53,15 @@ def to_plain(obj):
     if hasattr(obj, 'item') and getattr(obj, 'ndim', None) == 0:
         return obj.item()  # numpy / torch scalars
     return str(obj)
+
+
+def leaves(obj: Any, prefix: str = '') -> Iterator[Tuple[str, Any]]:
+    """``(dotted key, value)`` of every value below ``obj`` (through dicts,
+    lists and tuples; list items by index), keys under ``prefix``."""
+    items = obj.items() if isinstance(
+        obj, dict) else (enumerate(obj) if isinstance(obj, (list, tuple)) else
+                         ())
+    for k, v in items:
+        key = f'{prefix}.{k}' if prefix else str(k)
+        yield key, v
+        yield from leaves(v, key)

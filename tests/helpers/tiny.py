@@ -217,6 +217,20 @@ def run_tool(args: List[str], env: Optional[dict] = None) -> str:
     return proc.stdout + proc.stderr
 
 
+def run_tool_failing(args: List[str],
+                     env: Optional[dict] = None,
+                     **kwargs) -> str:
+    """Run a repository tool like :func:`run_tool`; it must fail. Returns
+    its output (stdout, then stderr); ``kwargs`` go to ``subprocess.run``
+    (``preexec_fn=...``)."""
+    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    full_env.update(env or {})
+    proc = subprocess.run(
+        args, cwd=ROOT, env=full_env, capture_output=True, text=True, **kwargs)
+    assert proc.returncode != 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
 def finish(proc: subprocess.Popen, log: str, timeout: int = 300) -> tuple:
     """Wait for a process; returns ``(returncode, output)``."""
     rc = proc.wait(timeout=timeout)

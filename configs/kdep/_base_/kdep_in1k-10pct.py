@@ -102,5 +102,6 @@ custom_hooks = [
     dict(type='KDEPCheckInvalidLossHook'),
 ]
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # mmengine's CheckpointHook, checksummed and written atomically.
+    checkpoint=dict(type='KDEPCheckpointHook', interval=10, max_keep_ckpts=3),
     logger=dict(type='LoggerHook', interval=50))

@@ -31,7 +31,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS
 
 from kdep_mm.basis import ensure_basis, read_slots
-from kdep_mm.datasets.pool import dataset_paths, pool_fingerprint
+from kdep_mm.datasets.pool import dataset_paths, pool_id
 from kdep_mm.datasets.replay_crop import crop_recipe
 from kdep_mm.datasets.target_cache.build import (basis_digest, build_shards,
                                                  projections)
@@ -105,6 +105,11 @@ def main(argv=None):
         default=None,
         help='store maps at most N x N (coarser than the teacher grid)')
     parser.add_argument('--basis', default=None, help='a basis file to use')
+    parser.add_argument(
+        '--basis-other-pool',
+        metavar='REASON',
+        help='use --basis although it was computed from other images than '
+        "the config's pool (refused otherwise); REASON is logged")
     parser.add_argument('--shard-size', type=int, default=1000)
     parser.add_argument(
         '--batch', type=int, default=256, help='crops per teacher batch')
@@ -134,8 +139,9 @@ def main(argv=None):
             lambda: Runner.build_dataloader(cfg.train_dataloader, seed=seed),
             basis_file=args.basis,
             work_file=work_file,
-            data=pool_fingerprint(paths),
+            data=pool_id(paths),
             logger=logger,
+            other_pool=args.basis_other_pool,
             fix='Give --basis a basis file of this teacher, tap and width, or '
             'leave --basis out to compute one into the cache folder.')
     records = read_slots(path)

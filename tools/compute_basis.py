@@ -23,7 +23,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 from kdep_mm.basis import ensure_basis
-from kdep_mm.datasets.pool import dataset_paths, pool_fingerprint
+from kdep_mm.datasets.pool import dataset_paths, pool_id
 from kdep_mm.models import Distiller
 from kdep_mm.utils.cli import add_common_args, offline_setup
 
@@ -51,8 +51,7 @@ def main(argv=None):
             model,
             lambda: loader,
             work_file=args.out,
-            data=pool_fingerprint(
-                dataset_paths(loader.dataset), args.num_images),
+            data=pool_id(dataset_paths(loader.dataset), args.num_images),
             num_images=args.num_images)
     if is_main_process():
         print(f'basis written to {args.out} (rank {get_rank()})')

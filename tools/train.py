@@ -49,6 +49,12 @@ def parse_args():
         'check of every shard at start (for huge caches; presence, size and '
         'dtype are still checked)')
     parser.add_argument(
+        '--basis-other-pool',
+        metavar='REASON',
+        help="use model.basis_file= although it was computed from other "
+        'images than this run\'s (refused otherwise); REASON is logged '
+        '(KDEPBasisHook(other_pool_reason=REASON))')
+    parser.add_argument(
         '--amp',
         action='store_true',
         help='automatic mixed precision (bf16 where supported, else fp16 '
@@ -91,6 +97,8 @@ def merge_args(cfg, args):
         if h.get('type') == 'KDEPBasisHook':
             if args.skip_cache_check:
                 h['cache_checksums'] = False
+            if args.basis_other_pool:
+                h['other_pool_reason'] = args.basis_other_pool
     if args.continue_from is not None:
         if args.resume is not None:
             raise SystemExit('--resume and --continue-from exclude each '

@@ -1,6 +1,8 @@
 # KDEP on 100% of ImageNet-1K; the basis of the 10% run is reused, as the
-# reference does:
+# reference does (a basis of other images is refused unless a reason is
+# given, which the log keeps):
 #   --cfg-options model.basis_file=work_dirs/<10% run>/kdep_basis.pth
+#   --basis-other-pool 'the 10% basis, as the reference does'
 _base_ = ['./kdep_r50-r18_4xb128-90e_in1k-10pct.py']
 
 train_ann_file = 'meta/train.txt'

@@ -112,8 +112,8 @@ def check_record(filename: str,
             f'basis file {filename}{what} does not belong to this '
             f'teacher/tap (it was made from {meta.get("teacher_arch", "?")} '
             f'with {meta.get("num_images", "?")} '
-            f'{"location vectors" if what else "images"}):\n  ' +
-            '\n  '.join(problems) + '\n' + fix)
+            f'{"images" if what in ("", " (pooled)") else "location vectors"}'
+            '):\n  ' + '\n  '.join(problems) + '\n' + fix)
 
 
 def load_basis(filename: str,

@@ -5,8 +5,11 @@ KDEPBasisHook` before training, by ``tools/compute_basis.py`` and by the
 cache builder. In order:
 
 1. **present**: every slot is initialised (``basis_file=`` was installed
-   when the model was built, or a resumed checkpoint restored it);
-2. **from a file** given explicitly (checked: teacher, tap, width);
+   when the model was built, then checked against the pool here, or a
+   resumed checkpoint restored it);
+2. **from a file** given explicitly (checked: teacher, tap, width and
+   pool; a file of another pool is used only with a reason, logged:
+   :func:`check_pool`);
 3. **reused** from the work directory's basis file when it belongs to
    this teacher, tap, width *and pool* (a run that died before its first
    checkpoint, or a re-run), with the reason logged when it is not;
@@ -18,11 +21,12 @@ The model hands plain identity records to the file layer
 """
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 from mmengine import dist
 from mmengine.logging import MMLogger
 
+from ..datasets.pool import PoolId
 from ..utils.checkpoint import DamagedFileError
 from .fit import fit_basis
 from .io import RECOMPUTE, check_record, read_slots, save_bases
@@ -55,12 +59,15 @@ def save_model_basis(model,
 
 def load_basis_into(model,
                     filename: str,
-                    data: Union[None, str, Callable[[], str]] = None,
-                    fix: str = RECOMPUTE) -> None:
+                    data: Union[None, str, PoolId] = None,
+                    fix: str = RECOMPUTE,
+                    other_pool: Optional[str] = None,
+                    logger=None) -> None:
     """Install the bases of ``filename`` in ``model``'s slots, refusing a
     file that lacks one of them or made one for another teacher, tap or
-    width (and, if ``data`` is given, from another pool). Nothing is
-    installed unless every slot passes."""
+    width (every slot's problems named) and, if ``data`` is given, one of
+    another pool (:func:`check_pool`). Nothing is installed unless every
+    slot passes."""
     slots = model.basis_slots()
     if not slots:
         kinds = sorted({type(t.align).__name__ for t in model.terms})
@@ -74,15 +81,19 @@ def load_basis_into(model,
             f'{sorted(records)}): it was made for another model or stages. ' +
             fix)
     identity = model.basis_records()
+    problems = []
     for name, align in slots.items():
-        meta = records[name]['meta']
-        check_record(filename, meta, identity[name], align.k,
-                     f' ({name})' if name != 'pooled' else '', fix)
-        if data is not None and meta.get('data_fingerprint') != data:
-            raise ValueError(
-                f'basis file {filename} was computed from other images (data'
-                f" fingerprint {meta.get('data_fingerprint')!r}, this run "
-                f'{data!r})')
+        try:
+            check_record(filename, records[name]['meta'], identity[name],
+                         align.k, '' if list(records) == ['pooled'] else
+                         f' ({name})', '')
+        except ValueError as e:
+            problems.append(str(e).rstrip())
+    if problems:  # every slot that does not fit, each naming its slot
+        raise ValueError('\n'.join(problems) + '\n' + fix)
+    if data is not None:
+        check_pool(filename, [records[name]['meta'] for name in slots],
+                   data, fix, other_pool, logger)
     for name, align in slots.items():
         rec = records[name]
         align.set_basis(
@@ -96,6 +107,68 @@ def load_basis_into(model,
             f'KDEP basis{what} loaded from {filename} '
             f'({rec["meta"].get("num_images")} {rows}, rank '
             f'{int(align.rank)})')
+
+
+#: How to use a basis file of another pool on purpose.
+OTHER_POOL = ("To use it on purpose (e.g. the 10% run's basis for the full "
+              "set), say why: --basis-other-pool 'REASON' (tools/train.py, "
+              'tools/build_target_cache.py); the reason is logged.')
+
+
+def check_pool(filename: str,
+               metas: List[Dict],
+               pool: Union[str, PoolId],
+               fix: Optional[str] = None,
+               other_pool: Optional[str] = None,
+               logger=None) -> None:
+    """Refuse a basis file computed from another pool than ``pool``.
+
+    A file without a pool fingerprint (older than the fingerprint) and one
+    whose fingerprint is the older sorted form of this pool pass, with a
+    log line; another pool passes only with ``other_pool`` (the reason,
+    logged as a warning).
+
+    Args:
+        filename (str): The basis file (in messages).
+        metas (list[dict]): The metadata of its slots.
+        pool (str | PoolId): This run's pool.
+        fix (str, optional): What to do instead, for an explicitly named
+            file (None: the work directory's, recomputed by the caller).
+        other_pool (str, optional): Why a file of another pool is used.
+        logger (optional): Defaults to the current logger.
+
+    Raises:
+        ValueError: The file was computed from other images (both pool
+            fingerprints and sizes named).
+    """
+    logger = logger or MMLogger.get_current_instance()
+    pool = PoolId(pool) if isinstance(pool, str) else pool
+    found = {m.get('data_fingerprint') for m in metas}
+    theirs = next(iter(found)) if len(found) == 1 else sorted(map(str, found))
+    if theirs == pool.fingerprint:
+        return
+    if theirs is None:
+        logger.info(f'basis file {filename} records no pool fingerprint '
+                    '(written before kdep_mm recorded one): the images it '
+                    'was computed from are not checked')
+        return
+    if pool.sorted_form is not None and theirs == pool.sorted_form:
+        logger.info(f'basis file {filename} records the older (sorted) '
+                    "fingerprint of this run's pool: the same images, used")
+        return
+    sizes = sorted({m.get('num_images') for m in metas} - {None})
+    which = (f'pool fingerprint {theirs!r}'
+             f"{f', {sizes[0]} images' if len(sizes) == 1 else ''} in the "
+             f"file; this run's pool {pool.fingerprint!r}"
+             f"{f', {pool.size} images' if pool.size is not None else ''}")
+    if fix is not None and other_pool:
+        logger.warning(f'KDEP basis file {filename} was computed from other '
+                       f'images ({which}); used as asked: {other_pool}')
+        return
+    raise ValueError(
+        f'basis file {filename} was computed from other images ({which}; '
+        'the fingerprint covers the image list, its order and a '
+        'num_images limit).' + (f' {fix} {OTHER_POOL}' if fix else ''))
 
 
 #: The model's ``basis_file=``, installed when it is built.
@@ -118,7 +191,8 @@ def ensure_basis(model,
                  num_images: Optional[int] = None,
                  device=None,
                  logger=None,
-                 fix: str = RECOMPUTE) -> Optional[str]:
+                 fix: str = RECOMPUTE,
+                 other_pool: Optional[str] = None) -> Optional[str]:
     """Give ``model`` every basis it needs (see the module docstring).
 
     Args:
@@ -128,15 +202,19 @@ def ensure_basis(model,
         basis_file (str, optional): An explicit basis file.
         work_file (str, optional): The work directory's basis file: reused
             if it belongs here, else (re)written after a pass.
-        data (str | callable, optional): The pool fingerprint of the
-            images, or a function that computes it (called only when a
-            file is reused or written: hashing a large pool's paths is
-            skipped when the bases are present).
+        data (str | PoolId | callable, optional): The pool of the
+            images (:func:`~kdep_mm.datasets.pool.pool_id`), or a function
+            that computes it (called only when a file is checked, reused or
+            written: hashing a large pool's paths is skipped on resumed
+            runs, whose bases are present and name no file).
         num_images (int, optional): Images of the teacher pass.
         device (optional): Where the pass's float64 sums live.
         logger (optional): Defaults to the current logger.
         fix (str): What a refusal of ``basis_file`` advises (the caller's
             own option).
+        other_pool (str, optional): Why ``basis_file`` is used although
+            it was computed from another pool (logged); without it such a
+            file is refused (:func:`check_pool`).
 
     Returns:
         str | None: The file that holds the installed bases (None when
@@ -149,25 +227,40 @@ def ensure_basis(model,
     if all(a.is_initialized for a in slots.values()):
         logger.info('KDEP basis already present (basis file or resumed '
                     f'checkpoint: {describe(slots)}); not recomputing it')
-        return basis_file
-    if basis_file:
-        load_basis_into(model, basis_file, fix=fix)
+        if basis_file and data is not None:  # installed when built
+            check_pool(basis_file,
+                       [r['meta'] for r in read_slots(basis_file).values()],
+                       data() if callable(data) else data, fix, other_pool,
+                       logger)
         return basis_file
     if callable(data):
         data = data()
+    if basis_file:
+        load_basis_into(model, basis_file, data, fix, other_pool, logger)
+        return basis_file
     if work_file and osp.isfile(work_file):
         try:  # teacher, tap, width and images
-            load_basis_into(model, work_file, data=data)
+            load_basis_into(model, work_file, data=data, logger=logger)
             logger.info(f'KDEP basis reused from {work_file} (this teacher, '
                         f'tap and images; {describe(slots)}); delete it to '
                         'recompute')
             return work_file
-        except (ValueError, DamagedFileError) as e:
+        except DamagedFileError as e:
+            logger.warning(
+                f'KDEP basis in {work_file} not reused: {e.reason}. It is '
+                'recomputed from the images now (one teacher pass) and '
+                f'{work_file} is rewritten with it, replacing the damaged '
+                'file.')
+        except ValueError as e:
             logger.warning(f'KDEP basis in {work_file} not reused, '
                            f'recomputing it: {e}')
     result = fit_basis(model, make_loader(), num_images, device, logger)
     if work_file and dist.is_main_process():
-        save_model_basis(model, result, work_file, data=data)
+        save_model_basis(
+            model,
+            result,
+            work_file,
+            data=data.fingerprint if isinstance(data, PoolId) else data)
         logger.info(f'KDEP basis written to {work_file}')
     dist.barrier()
     return work_file

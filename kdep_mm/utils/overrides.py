@@ -8,9 +8,16 @@ top-level keys (:data:`RUN_KEYS`), so overriding a variable, or misspelling
 a key (``randomnes.seed=1``), is a silent no-op. :func:`unread_overrides`
 finds such keys and the explicit keys that hold the variable's value, and
 the tools warn (or, with ``--strict-cfg-options``, stop) before any work.
+The same goes for run keys that the Runner ignores as the run is set
+(:func:`ignored_run_keys`): ``env_cfg.cudnn_benchmark=True`` under
+``randomness.deterministic=True``, ``env_cfg.dist_cfg`` without a
+launcher, an ``env_cfg`` key mmengine does not read, ``auto_scale_lr.*``
+while ``auto_scale_lr.enable`` is False.
 """
 import difflib
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Optional
+
+from .misc import leaves
 
 #: Top-level keys that ``Runner.from_cfg`` and the Runner read, plus the
 #: ones the project's tools read (``runner_type``).
@@ -31,17 +38,6 @@ def _strip_scope(obj: Any) -> Any:
     return obj
 
 
-def _leaves(obj: Any, prefix: str) -> Iterator[Tuple[str, Any]]:
-    """``(dotted key, value)`` of every value below ``obj``."""
-    items = obj.items() if isinstance(
-        obj, dict) else (enumerate(obj) if isinstance(obj, (list, tuple)) else
-                         ())
-    for k, v in items:
-        key = f'{prefix}.{k}'
-        yield key, v
-        yield from _leaves(v, key)
-
-
 def holders(cfg: Dict, value: Any) -> List[str]:
     """The keys under the run's top-level keys whose value is ``value``
     (a string also matches the paths built under it: ``value + '/...'``;
@@ -52,7 +48,7 @@ def holders(cfg: Dict, value: Any) -> List[str]:
     found = []
     plain = _strip_scope(value)
     for top in sorted(RUN_KEYS & set(cfg)):
-        for key, v in _leaves(cfg[top], top):
+        for key, v in leaves(cfg[top], top):
             if isinstance(value, str):
                 if isinstance(
                         v, str) and (v == value
@@ -75,6 +71,63 @@ def _sub_value(obj: Any, dotted: str) -> Any:
     return obj
 
 
+#: The ``env_cfg`` keys that mmengine 0.10's ``Runner.setup_env`` reads.
+ENV_KEYS = ('cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit')
+
+
+def _open_files_limit() -> Optional[int]:
+    try:
+        import resource
+    except ImportError:  # Windows: mmengine sets no limit either
+        return None
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def ignored_run_keys(resolved: Dict, options: Dict[str, Any]) -> List[str]:
+    """Messages for ``--cfg-options`` keys of ``env_cfg`` and
+    ``auto_scale_lr`` that mmengine's Runner ignores as the run is set
+    (checked against mmengine 0.10.7's ``Runner.setup_env``,
+    ``set_randomness`` and ``scale_lr``)."""
+
+    def value(dotted: str) -> Any:
+        return options[dotted] if dotted in options else _sub_value(
+            resolved, dotted)
+
+    messages = []
+    for dotted, new in options.items():
+        name, _, sub = dotted.partition('.')
+        head = sub.split('.')[0]
+        why = None
+        if name == 'env_cfg' and head and head not in ENV_KEYS:
+            close = difflib.get_close_matches(head, ENV_KEYS, 1)
+            why = ("mmengine's Runner reads only env_cfg." +
+                   ', env_cfg.'.join(ENV_KEYS) +
+                   (f" (did you mean 'env_cfg.{close[0]}'?)" if close else ''))
+        elif name == 'env_cfg' and head == 'cudnn_benchmark' and new and \
+                value('randomness.deterministic'):
+            why = ('randomness.deterministic=True turns cuDNN benchmarking '
+                   'off again right after env_cfg is applied; set '
+                   'randomness.deterministic=False too (a resumed run is '
+                   'then not guaranteed bit-exact)')
+        elif name == 'env_cfg' and head == 'dist_cfg' and value(
+                'launcher') in (None, 'none'):
+            why = ('the run is not distributed (--launcher none); dist_cfg '
+                   'is read only when a launcher starts the processes')
+        elif name == 'env_cfg' and head == 'resource_limit' and isinstance(
+                new, int) and new <= (_open_files_limit() or -1):
+            why = ('mmengine only raises the open-files limit (it is '
+                   f'{_open_files_limit()} here), never lowers it')
+        elif name == 'auto_scale_lr' and head != 'enable' and not value(
+                'auto_scale_lr.enable'):
+            why = ('auto_scale_lr.enable is False, so the learning rate is '
+                   'not scaled; add --auto-scale-lr (tools/train.py) or '
+                   'auto_scale_lr.enable=True')
+        if why:
+            messages.append(f'--cfg-options {dotted}: this changes nothing: '
+                            f'{why}.')
+    return messages
+
+
 def unread_overrides(cfg, options: Dict[str, Any]) -> List[str]:
     """One message per ``--cfg-options`` key that nothing in the run reads.
 
@@ -90,7 +143,7 @@ def unread_overrides(cfg, options: Dict[str, Any]) -> List[str]:
         too, as the demo does to keep the variable in step).
     """
     resolved = cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
-    messages = []
+    messages = ignored_run_keys(resolved, options or {})
     for dotted in options or {}:
         name, _, sub = dotted.partition('.')
         if name in RUN_KEYS:

@@ -7,8 +7,9 @@
   shard (present, its rows, its sha256, finite targets) checked
   (:func:`kdep_mm.datasets.replay_crop.bind_cache`), before any step;
 * the bases: :func:`kdep_mm.basis.ensure_basis` decides whether they are
-  present (basis file or resumed checkpoint), reused from the work
-  directory's basis file (same teacher, tap, width and pool), or computed
+  present (the model's basis file, checked against the pool, or a resumed
+  checkpoint), reused from the work directory's basis file (same teacher,
+  tap, width and pool), or computed
   by one teacher pass over the training dataloader (the training
   augmentation, as the reference does; the whole set or ``num_images``),
   installed identically on every rank and written by rank 0 for later runs
@@ -24,7 +25,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ...basis import ensure_basis
-from ...datasets.pool import dataset_paths, pool_fingerprint
+from ...datasets.pool import dataset_paths, pool_id
 from ...datasets.preflight import preflight_images
 from ...datasets.replay_crop import bind_cache
 from ...models.protocol import Distiller
@@ -51,6 +52,10 @@ class KDEPBasisHook(Hook):
             cache, with a progress bar; ``tools/train.py
             --skip-cache-check`` turns it off for huge caches: presence,
             size and dtype are still checked). Defaults to True.
+        other_pool_reason (str, optional): Why the model's ``basis_file=``
+            is used although it was computed from other images (logged;
+            ``tools/train.py --basis-other-pool REASON``). Without it such
+            a file is refused, naming both pool fingerprints.
     """
 
     priority = 'VERY_HIGH'
@@ -60,7 +65,9 @@ class KDEPBasisHook(Hook):
                  out_file: Optional[str] = None,
                  device: Optional[str] = None,
                  preflight: bool = False,
-                 cache_checksums: bool = True):
+                 cache_checksums: bool = True,
+                 other_pool_reason: Optional[str] = None):
+        self.other_pool_reason = other_pool_reason
         self.num_images = num_images
         self.cache_checksums = cache_checksums
         self.preflight = preflight
@@ -89,12 +96,18 @@ class KDEPBasisHook(Hook):
         out_file = self.out_file
         if out_file is None:
             out_file = osp.join(runner.work_dir, 'kdep_basis.pth')
+        # The model's basis_file= (installed when it was built) is checked
+        # against the pool, unless a checkpoint replaced the bases.
+        cfg = getattr(runner, 'cfg', None) or {}
+        basis_file = None if getattr(runner, '_has_loaded', False) else (
+            cfg.get('model') or {}).get('basis_file')
         ensure_basis(
             model,
             lambda: runner.train_dataloader,
+            basis_file=basis_file,
             work_file=out_file or None,
-            data=lambda: pool_fingerprint(
-                dataset_paths(dataset), self.num_images),
+            data=lambda: pool_id(dataset_paths(dataset), self.num_images),
             num_images=self.num_images,
             device=self.device,
-            logger=runner.logger)
+            logger=runner.logger,
+            other_pool=self.other_pool_reason)

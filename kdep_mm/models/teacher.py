@@ -12,9 +12,10 @@ import torch.nn as nn
 
 from ..utils.checkpoint import (get_state_dict, load_state_dict_strict,
                                 load_weights, tensors_digest)
+from ..utils.hub import checked_file
 from ..utils.misc import build_mmpretrain, to_plain
 
-TEACHER_KEYS = ('model', 'checkpoint', 'prefix')
+TEACHER_KEYS = ('model', 'checkpoint', 'prefix', 'sha256')
 
 
 def weights_fingerprint(module: nn.Module) -> str:
@@ -39,7 +40,9 @@ def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
             for a ``TIMMBackbone`` with ``pretrained=True``, which timm
             loads from its hub; a checkpoint given as well wins),
             ``prefix`` (optional: load only keys under it, e.g.
-            ``'backbone.'`` to take a backbone out of a classifier file).
+            ``'backbone.'`` to take a backbone out of a classifier file),
+            ``sha256`` (optional: the file's sha256 or a prefix; a
+            model-zoo name ``<name>-<hex>.pth`` is checked without it).
 
     Returns:
         tuple: The frozen network (eval mode, no grad) and its description
@@ -70,7 +73,10 @@ def build_teacher(cfg: dict) -> Tuple[nn.Module, dict]:
     teacher = build_mmpretrain(model_cfg)
     if checkpoint:
         state = get_state_dict(
-            load_weights(checkpoint), prefix=cfg.get('prefix'))
+            load_weights(
+                checked_file(checkpoint, cfg.get('sha256'),
+                             'model.teacher.checkpoint')),
+            prefix=cfg.get('prefix'))
         load_state_dict_strict(
             teacher,
             state,

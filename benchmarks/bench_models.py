@@ -72,7 +72,7 @@ def random_basis(align, seed: int) -> None:
         torch.randn(align.d_t, generator=g) * 0.1,
         basis,
         torch.linspace(10.0, 1.0, align.d_t),
-        num_images=1)
+        num_images=align.d_t + 1)  # full rank
 
 
 def build_supervised(student: dict, channels_last: bool,

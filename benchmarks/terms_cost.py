@@ -17,6 +17,9 @@ step::
     python benchmarks/terms_cost.py --device cpu --size 64 --batch 32
     python benchmarks/terms_cost.py --device cuda --size 224 --batch 256 \\
         --iters 30 --warmup 10
+
+``--teacher-scale 2`` adds pooled + dense online with each teacher at
+twice the student's resolution (``teacher_scale``).
 """
 import json
 import os.path as osp
@@ -52,9 +55,15 @@ def teacher_cfg(name: str, size: int, tmp: str) -> dict:
     return dict(model=model, checkpoint=path)
 
 
-def online(student: dict, teacher: dict, size: int, dense: bool, device):
-    """Pooled (or pooled + dense) KDEP with the teacher online and a random
-    orthonormal basis in every term."""
+def online(student: dict,
+           teacher: dict,
+           size: int,
+           dense: bool,
+           device,
+           scale: float = 1.0):
+    """Pooled (or pooled + dense) KDEP with the teacher online (at
+    ``scale`` times the student's resolution) and a random orthonormal
+    basis in every term."""
     terms = [dict(weight=20.0)] + (DENSE if dense else [])
     model = MODELS.build(
         dict(
@@ -62,6 +71,7 @@ def online(student: dict, teacher: dict, size: int, dense: bool, device):
             backbone=student,
             teacher=teacher,
             terms=terms,
+            teacher_scale=scale,
             probe_size=min(size, 64)))
     for i, align in enumerate(model.basis_slots().values()):
         random_basis(align, i)
@@ -105,6 +115,12 @@ def cached(student: dict, size: int, tmp: str, dense: bool, device):
 def main():
     p = step_parser(__doc__)
     p.add_argument('--teachers', default='r50,vit-b16')
+    p.add_argument(
+        '--teacher-scale',
+        type=float,
+        default=None,
+        help='also time pooled + dense online with each teacher at this '
+        'times the student resolution (teacher_scale)')
     args = p.parse_args()
     device = torch.device(args.device)
     init_default_scope('mmpretrain')
@@ -124,6 +140,12 @@ def main():
                 student, teacher, args.size, False, device)
             models[f'pooled + dense, online ({name})'] = online(
                 student, teacher, args.size, True, device)
+            if args.teacher_scale:
+                scale = args.teacher_scale
+                big = teacher_cfg(name, int(round(args.size * scale)), tmp)
+                models[f'pooled + dense, online ({name}, teacher at '
+                       f'{scale:g}x)'] = online(student, big, args.size,
+                                                True, device, scale)
         models['pooled, cached'], _ = cached(student, args.size, tmp, False,
                                              device)
         models['pooled + dense, cached'], columns = cached(

@@ -1,8 +1,9 @@
 # KDEP: DINOv2 ViT-B/14 (self-supervised, LVD-142M; mmpretrain's model-zoo
 # conversion) -> ResNet-18 on ImageNet-1K 10%.
 #
-# Distillation point (built-in, kdep_mm/models/taps.py): the class token
-# after the final LayerNorm (768-d), the feature DINOv2's linear probes read.
+# Distillation point (built-in, the tap registry kdep_mm/models/taps/): the
+# class token after the final LayerNorm (768-d), the feature DINOv2's linear
+# probes read.
 # At 224 px the 37x37 position embedding of the 518-px checkpoint is
 # interpolated to 16x16 patches by mmpretrain at every forward.
 # Loss weight: the paper's w = 20, not tuned for this teacher (see the base).

@@ -75,6 +75,13 @@ def parse_args(argv=None):
         metavar='TASK=LR,LR',
         help='override a task\'s grid, e.g. --lr-grid det=0.01,0.02')
     parser.add_argument(
+        '--reproduce',
+        action='store_true',
+        help='pre-train again the runs the results directory records but '
+        'whose students are not in the work directory (each must reproduce '
+        'its record exactly: the same software and CPU family); without it '
+        'their pending units are listed as missing')
+    parser.add_argument(
         '--max-minutes',
         type=float,
         default=None,
@@ -91,9 +98,12 @@ def parse_args(argv=None):
     args.out_dir = osp.abspath(
         args.out_dir
         or (args.work_dir if args.quick else osp.join(ROOT, 'docs')))
-    own = not args.quick and args.work_dir == WORK_DIR
+    if args.pilot and args.work_dir == WORK_DIR:
+        args.work_dir = WORK_DIR + '_pilot'
+    own = not args.quick and args.work_dir in (WORK_DIR, WORK_DIR + '_pilot')
+    kept = osp.join(ROOT, 'docs', 'study_runs')
     args.results_dir = osp.abspath(
-        args.results_dir or (osp.join(ROOT, 'docs', 'study_runs')
+        args.results_dir or ((osp.join(kept, 'pilot') if args.pilot else kept)
                              if own else osp.join(args.work_dir, 'runs')))
     pilot = [PILOT['reference']
              ] + [n for names in PILOT['arms'].values() for n in names]
@@ -159,7 +169,9 @@ def run_study(args) -> Dict:
         if args.stage in ('all', 'pretrain'):
             for seed in args.seeds:  # every arm's seed 0 first
                 for arm in args.arms:
-                    pre[arm['name']][seed] = pretrain(args, arm, seed)
+                    p = pre[arm['name']][seed]
+                    if p is None or args.reproduce:
+                        pre[arm['name']][seed] = pretrain(args, arm, seed)
         if args.stage in ('all', 'probe'):
             probe_all(args, args.arms, pre)
         if args.stage in ('all', 'finetune'):

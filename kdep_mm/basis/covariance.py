@@ -7,7 +7,7 @@ ranks, and the covariance is eigen-decomposed. Its eigenvectors are the
 right singular vectors of the centred feature matrix, and the singular
 values are ``sqrt(eigenvalue * (N - 1))``.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 from mmengine import dist
@@ -79,8 +79,14 @@ class StreamingCovariance:
             num_images=n)
 
 
-def numerical_rank(spectrum: torch.Tensor, rtol: float) -> int:
-    """Number of singular values above ``rtol`` x the largest."""
+def numerical_rank(spectrum: torch.Tensor,
+                   rtol: float,
+                   rows: Optional[int] = None) -> int:
+    """Number of singular values above ``rtol`` x the largest, at most
+    ``rows - 1`` (N centred rows span at most N - 1 directions; the
+    one-pass float64 scatter leaves round-off above the threshold on
+    near-constant features) and at most D_t."""
     if spectrum.numel() == 0 or float(spectrum.max()) <= 0:
         return 0
-    return int((spectrum > rtol * spectrum.max()).sum())
+    rank = int((spectrum > rtol * spectrum.max()).sum())
+    return rank if rows is None else min(rank, max(int(rows) - 1, 0))

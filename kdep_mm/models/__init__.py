@@ -3,11 +3,10 @@ from .alignment import (LogitKDAlignment, ParametricAlignment, SVDPTSAlignment,
 from .cached_kdep import CachedKDEP
 from .data_preprocessor import KDEPDataPreprocessor
 from .dense_kdep import DenseKDEP
-from .dense_taps import resample_map
 from .kdep import KDEP
 from .losses import KDEPLoss
 from .protocol import Distiller
-from .taps import FeatureTap, build_tap, default_tap_cfg
+from .taps import FeatureTap, build_tap, default_tap_cfg, resample_map
 from .teacher import build_teacher, weights_fingerprint
 from .terms import Term
 

@@ -172,7 +172,8 @@ class SVDPTSAlignment(BaseAlignment):
                 feature matrix, sorted decreasingly.
             num_images (int): How many images the statistics came from.
             rank (int, optional): Numerical rank; computed from
-                ``spectrum`` and ``rank_rtol`` if not given.
+                ``spectrum`` and ``rank_rtol`` (at most ``num_images`` - 1:
+                the rows of the statistics) if not given.
         """
         if mean.shape != self.mean.shape or basis.dim() != 2 or \
                 basis.shape[0] != self.d_t or basis.shape[1] < self.k:
@@ -182,7 +183,7 @@ class SVDPTSAlignment(BaseAlignment):
                 f'{self.d_t} and k={self.k} (expected mean ({self.d_t},), '
                 f'basis ({self.d_t}, >={self.k}))')
         if rank is None:
-            rank = numerical_rank(spectrum, self.rank_rtol)
+            rank = numerical_rank(spectrum, self.rank_rtol, num_images or None)
         self.mean.copy_(mean)
         self.basis.copy_(basis[:, :self.k])
         self.spectrum.zero_()

@@ -30,11 +30,11 @@ from ..basis.lifecycle import install_basis_file
 from ..datasets.target_cache import TargetCache
 from ..utils.misc import (IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain,
                           to_plain)
-from .taps import FeatureTap, build_tap
+from .taps import FeatureTap, build_tap, measure_strides, warn_post_activation
 from .teacher import build_teacher
 from .term_forward import TermForward
 from .terms import (Term, build_align, build_cached_align, build_loss,
-                    check_keys, log_resampled, map_tap, term_name)
+                    log_resampled, map_tap, scaled, term_cfgs, term_name)
 
 
 def default_data_preprocessor() -> dict:
@@ -75,6 +75,12 @@ class KDEP(TermForward, BaseModel):
             :func:`~kdep_mm.models.taps.build_tap`): ``extract_feat`` and
             the pooled term read it, unless that term names its own.
         teacher_tap (None | str | dict): The teacher's, likewise.
+        teacher_scale (float): The teacher sees each image resized by this
+            factor (bilinear, the basis pass and the cache build included):
+            a teacher at a higher resolution than the student (e.g. 2.0
+            for a ViT/14 teacher of a stride-8 student); its maps are
+            resampled to the student's grid. Part of the teacher's
+            identity (basis files and caches).
         basis_file (str, optional): Load the bases from this file (checked
             against the teacher) instead of computing them.
         probe_size (int): Image size of the dry runs that measure the
@@ -99,6 +105,7 @@ class KDEP(TermForward, BaseModel):
                  loss: Optional[dict] = None,
                  student_tap: Union[None, str, dict] = None,
                  teacher_tap: Union[None, str, dict] = None,
+                 teacher_scale: float = 1.0,
                  basis_file: Optional[str] = None,
                  probe_size: int = 224,
                  channels_last: bool = False,
@@ -111,7 +118,8 @@ class KDEP(TermForward, BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        terms = self._term_cfgs(terms, cache, align, loss)
+        terms = term_cfgs(terms, cache, align, loss)
+        self.teacher_scale = float(teacher_scale)
         self.student_cfg = to_plain(backbone)
         self.backbone = build_mmpretrain(backbone)
         self.cache_folder = cache
@@ -144,7 +152,7 @@ class KDEP(TermForward, BaseModel):
         #: The one description of the teacher (checkpoints, exported
         #: students, basis files and caches record it).
         self.teacher_meta = dict(
-            teacher_info, tap=self.teacher_tap.describe(),
+            teacher_info, tap=self.teacher_point(self.teacher_tap),
             width=d_t) if teacher_info else self._cache.teacher
         self.terms: List[Term] = []
         self.dense_align = nn.ModuleList()
@@ -164,35 +172,6 @@ class KDEP(TermForward, BaseModel):
             self.teacher.compile()
 
     # ------------------------------------------------------------------ set-up
-    @staticmethod
-    def _term_cfgs(terms, cache, align, loss) -> List[dict]:
-        """The term configs, each with its ``source``."""
-        if terms is None:
-            terms = [
-                dict(
-                    align=align or dict(type='SVDPTSAlignment'),
-                    loss=loss
-                    or dict(type='KDEPLoss', mode='mse', loss_weight=3.0))
-            ]
-        elif align is not None or loss is not None:
-            raise ValueError('with terms=, give align / loss inside each '
-                             'term, not next to terms')
-        terms = [dict(t) for t in terms]
-        if not terms:
-            raise ValueError('KDEP needs at least one term')
-        for t in terms:
-            check_keys(t)
-            t.setdefault('source', 'cache' if cache else 'teacher')
-            if t['source'] == 'cache' and not cache:
-                raise ValueError(f'{term_name(t)} reads the cache but the '
-                                 'model has no cache= folder')
-        names = [term_name(t) for t in terms]
-        if len(set(names)) != len(names):
-            raise ValueError(f'two terms share a name: {names}')
-        if sum(t.get('stride') is None for t in terms) > 1:
-            raise ValueError('at most one pooled term')
-        return terms
-
     def _open_cache(self, cache: Optional[str], terms: List[dict]) -> None:
         self._cache = None
         if cache is not None:
@@ -200,19 +179,27 @@ class KDEP(TermForward, BaseModel):
             self._cache.check_columns(
                 [term_name(t) for t in terms if t['source'] == 'cache'])
 
-    @torch.no_grad()
     def _probe_widths(self, size: int):
-        """The pooled feature widths (d_s, d_t) from one dry run each."""
-        probe = torch.zeros(1, 3, size, size)
-        was_training = self.backbone.training
-        self.backbone.eval()
-        try:
-            d_s = self.extract_feat(probe).shape[1]
-            d_t = None if self.teacher is None else \
-                self.extract_teacher_feat(probe).shape[1]
-        finally:
-            self.backbone.train(was_training)
-        return d_s, d_t
+        """The pooled feature widths (d_s, d_t) from the one dry run of
+        each network (a post-activation point is warned about)."""
+        widths = []
+        for who, net, tap, scale in (('student', self.backbone,
+                                      self.student_tap, 1.0),
+                                     ('teacher', self.teacher,
+                                      self.teacher_tap, self.teacher_scale)):
+            if net is None:
+                widths.append(None)
+                continue
+            found = measure_strides(net, [tap], scaled(size, scale))[0]
+            warn_post_activation(found, who, tap)
+            widths.append(found['channels'])
+        return tuple(widths)
+
+    def teacher_point(self, tap: FeatureTap) -> str:
+        """A teacher tap's identity: its description, and the scale when
+        the teacher sees resized images."""
+        scale = self.teacher_scale
+        return tap.describe() + ('' if scale == 1 else f':scale={scale:g}')
 
     def _add_term(self, cfg: dict, d_s: int, d_t: Optional[int]) -> None:
         name, source = term_name(cfg), cfg['source']
@@ -226,9 +213,9 @@ class KDEP(TermForward, BaseModel):
             if source == 'teacher':
                 teacher_tap, t = map_tap(self.teacher, cfg.get('teacher_tap'),
                                          stride, self.probe_size, False,
-                                         'teacher')
+                                         'teacher', self.teacher_scale)
                 d_t, t_stride = t['channels'], t['stride']
-                t_tap = teacher_tap.describe()
+                t_tap = self.teacher_point(teacher_tap)
                 log_resampled(name, t_stride, stride, t_tap)
         if source == 'cache':
             teacher_tap = None
@@ -236,7 +223,7 @@ class KDEP(TermForward, BaseModel):
             d_t, t_tap = column['d_t'], column['teacher_tap']
             t_stride = column.get('teacher_stride')
         elif stride is None:
-            t_tap = teacher_tap.describe()
+            t_tap = self.teacher_point(teacher_tap)
         align = build_align(cfg, name, stride, source)
         if source == 'cache':
             build_cached_align(align, name, d_s, column)

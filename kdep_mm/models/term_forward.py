@@ -14,9 +14,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModel
 
-from .dense_taps import map_rows, resample_map
+from .taps import map_rows, resample_map
 
 
 class TermForward:
@@ -51,6 +52,12 @@ class TermForward:
             raise RuntimeError('this model reads every target from the cache '
                                f'{self.cache_folder}: it has no teacher')
         self.teacher_tap.reset()
+        if self.teacher_scale != 1:
+            inputs = F.interpolate(
+                inputs,
+                scale_factor=self.teacher_scale,
+                mode='bilinear',
+                align_corners=False)
         inputs = self._prepare(inputs)
         if isinstance(self.teacher, BaseModel):  # a whole classifier
             self.teacher(inputs, mode='tensor')

@@ -26,16 +26,16 @@ them all::
          student_tap=None, teacher_tap=None, locations_per_image=None)
 """
 import warnings
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS
 
 from .alignment import BaseAlignment
-from .dense_taps import map_tap_candidates, measure_strides, pick_by_stride
 from .losses import KDEPLoss
-from .taps import FeatureTap
+from .taps import (FeatureTap, map_tap_candidates, measure_strides,
+                   pick_by_stride, resolve_backbone, warn_post_activation)
 
 SOURCES = ('teacher', 'cache')
 TERM_KEYS = frozenset(('name', 'stride', 'source', 'weight', 'loss', 'align',
@@ -81,29 +81,33 @@ class Term:
         return dict(teacher_tap=self.info['teacher_tap'], d_t=self.info['d_t'])
 
 
-def map_tap(network: nn.Module, cfg: Optional[dict], stride: int, size: int,
-            exact: bool, who: str) -> Tuple[FeatureTap, Dict]:
+def map_tap(network: nn.Module,
+            cfg: Optional[dict],
+            stride: int,
+            size: int,
+            exact: bool,
+            who: str,
+            scale: float = 1.0) -> Tuple[FeatureTap, Dict]:
     """The map tap of ``network`` at ``stride`` (built-in unless ``cfg``
-    names one), attached, with its measured channels / stride / grid."""
-    backbone = getattr(network, 'backbone', None)
-    prefix = 'backbone.' if isinstance(backbone, nn.Module) else ''
-    base = backbone if prefix else network
+    names one), attached, with its measured channels / stride / grid.
+
+    ``scale``: the network sees images ``scale`` times the student's size
+    (a teacher at its own resolution); strides are then counted in student
+    pixels (a ViT-B/14 at 2x has stride 7)."""
     if cfg is not None:
         cfgs = [dict(dict(pool='map'), **cfg)]
-        prefix = ''
     else:
-        cfgs = map_tap_candidates(base)
+        cfgs = map_tap_candidates(network)
         if cfgs is None:
             raise ValueError(
-                f'no built-in feature maps for {type(base).__name__} '
-                f'({who}); name one per stage, e.g. dense=[dict(stride='
-                f"{stride}, {who}_tap=dict(module='stages.2', "
-                "hook='output'))]")
-    taps = [
-        FeatureTap(**dict(c, module=prefix + c['module'])).attach(network)
-        for c in cfgs
-    ]
-    found = measure_strides(network, taps, size)
+                f'no built-in feature maps for '
+                f'{type(resolve_backbone(network)[0]).__name__} ({who}); '
+                f'name one per stage, e.g. dense=[dict(stride={stride}, '
+                f"{who}_tap=dict(module='stages.2', hook='output'))]")
+    taps = [FeatureTap(**c).attach(network) for c in cfgs]
+    found = measure_strides(network, taps, scaled(size, scale))
+    for f in found:
+        f['stride'] = size // f['grid'][-1]
     idx = 0 if cfg is not None else pick_by_stride(found, stride, exact)
     for i, tap in enumerate(taps):
         if i != idx:
@@ -113,7 +117,14 @@ def map_tap(network: nn.Module, cfg: Optional[dict], stride: int, size: int,
         raise ValueError(
             f'the {who} has no feature map at stride {stride} (at '
             f'{size} px it has strides {have}); choose one of them')
+    warn_post_activation(found[idx], who, taps[idx])
+    found[idx].pop('post_activation')
     return taps[idx], found[idx]
+
+
+def scaled(size: int, scale: float) -> int:
+    """The side a network at ``scale`` sees for a ``size`` px image."""
+    return int(round(size * scale))
 
 
 def term_name(cfg: dict) -> str:
@@ -182,3 +193,32 @@ def build_cached_align(align: BaseAlignment, name: str, d_s: int,
         warnings.simplefilter('ignore')  # said above, in cache terms
         align.build(d_s, r, persistent=False)
     align.set_rank(int(column['rank']))
+
+
+def term_cfgs(terms, cache, align, loss) -> List[dict]:
+    """The term configs, each with its ``source``."""
+    if terms is None:
+        terms = [
+            dict(
+                align=align or dict(type='SVDPTSAlignment'),
+                loss=loss
+                or dict(type='KDEPLoss', mode='mse', loss_weight=3.0))
+        ]
+    elif align is not None or loss is not None:
+        raise ValueError('with terms=, give align / loss inside each '
+                         'term, not next to terms')
+    terms = [dict(t) for t in terms]
+    if not terms:
+        raise ValueError('KDEP needs at least one term')
+    for t in terms:
+        check_keys(t)
+        t.setdefault('source', 'cache' if cache else 'teacher')
+        if t['source'] == 'cache' and not cache:
+            raise ValueError(f'{term_name(t)} reads the cache but the '
+                             'model has no cache= folder')
+    names = [term_name(t) for t in terms]
+    if len(set(names)) != len(names):
+        raise ValueError(f'two terms share a name: {names}')
+    if sum(t.get('stride') is None for t in terms) > 1:
+        raise ValueError('at most one pooled term')
+    return terms

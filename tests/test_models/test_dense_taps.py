@@ -3,9 +3,8 @@ ViT tokens as a map; the deepest map of a dilated ResNet."""
 import pytest
 import torch
 
-from kdep_mm.models.dense_taps import (map_tap_candidates, measure_strides,
-                                       pick_by_stride)
-from kdep_mm.models.taps import FeatureTap
+from kdep_mm.models.taps import (FeatureTap, map_tap_candidates,
+                                 measure_strides, pick_by_stride)
 from kdep_mm.utils.misc import build_mmpretrain
 
 

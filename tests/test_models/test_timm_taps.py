@@ -1,28 +1,29 @@
-"""``kdep_mm.models.timm_taps``: the built-in taps of a timm model wrapped in
-mmpretrain's ``TIMMBackbone``, checked directly on small timm models with
-random weights (nothing downloaded, CPU, inputs of 64 px or less).
+"""The registry's timm entry (``kdep_mm.models.taps.timm``): any timm model
+wrapped in mmpretrain's ``TIMMBackbone``, checked directly on small timm
+models with random weights (nothing downloaded, CPU, inputs of 64 px or
+less).
 
-The pooled tap must be the model's own pre-logits feature (a reference timm
-model with the same weights and its head pooling intact gives it with
-``forward_head(..., pre_logits=True)``), the EfficientNet family's the same
-point before the head activation, and heads that work after the pooling are
-refused. The map candidates must be timm's ``feature_info`` modules with its
-channels and reductions as strides measured by a dry run, on the backbone
-alone and inside a classifier (the ``backbone.`` prefix). The teacher-level
-behaviour (KDEP steps, the hub path, the ViT class token and its stride-16
-grid) is in ``test_timm_teacher.py``.
+CNNs are tapped at their *pre-activation* point (the activation applied to
+the tapped map, then pooled, is timm's pre-logits feature, and the tap
+itself takes negative values); heads that normalise after pooling
+(ConvNeXt, ``fc_norm``) and ViT poolings give exactly the pre-logits
+feature (a reference timm model with the same weights and its head pooling
+intact computes it with ``forward_head(..., pre_logits=True)``). The map
+candidates are timm's ``feature_info`` modules, at their pre-activation
+points, with its channels and reductions as strides. Every BatchNorm's
+affine parameters are randomised first: timm zero-initialises the last
+BatchNorm of each residual block, which would make every residual sum
+non-negative at initialisation.
 
-The strict ``xfail`` cases are heads the module serves with a pooled tap that
-is *not* their pre-logits feature (see each reason); they pass once the
-module refuses them or taps the right point.
+The strict ``xfail`` cases are what ``TIMMBackbone``'s reset erases (the
+module docstring says which tap they get and how to name one).
 """
 import pytest
 import torch
 
-from kdep_mm.models.dense_taps import measure_strides
-from kdep_mm.models.taps import FeatureTap, build_tap
+from kdep_mm.models.taps import (FeatureTap, map_tap_candidates,
+                                 measure_strides, pooled_tap_cfg)
 from kdep_mm.models.terms import map_tap
-from kdep_mm.models.timm_taps import timm_map_candidates, timm_tap_cfg
 from kdep_mm.utils.misc import build_mmpretrain
 
 timm = pytest.importorskip('timm')
@@ -31,7 +32,8 @@ VIT = 'vit_tiny_patch16_224'
 
 
 def _backbone(model_name: str, **kwargs):
-    """A ``TIMMBackbone`` with random weights, in eval mode."""
+    """A ``TIMMBackbone`` with random weights (BatchNorm affine included),
+    in eval mode."""
     torch.manual_seed(0)
     net = build_mmpretrain(
         dict(
@@ -39,14 +41,18 @@ def _backbone(model_name: str, **kwargs):
             model_name=model_name,
             pretrained=False,
             **kwargs))
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.normal_(m.weight, 1.0, 0.5)
+            torch.nn.init.normal_(m.bias, 0.0, 0.5)
     net.eval()  # TIMMBackbone.train() returns None: no chaining
     return net
 
 
 def _pre_logits(net, model_name: str, x: torch.Tensor, **kwargs):
     """The pre-logits feature of ``net``'s timm model: the same weights in
-    a plain timm model whose head pooling ``TIMMBackbone`` did not remove.
-    """
+    a plain timm model whose head pooling ``TIMMBackbone`` did not
+    remove."""
     ref = timm.create_model(
         model_name, pretrained=False, num_classes=0, **kwargs)
     missing, unexpected = ref.load_state_dict(
@@ -71,95 +77,111 @@ def _x(size: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    'model_name, kwargs, size, pool', [
-        ('resnet18', {}, 64, 'avg'),
-        (VIT, dict(img_size=32), 32, 'token0'),
-        (VIT,
-         dict(
-             img_size=32, class_token=False, global_pool='avg',
-             fc_norm=False), 32, 'avg'),
+    'model_name, act', [
+        ('resnet18', 'layer4.1.act2'),
+        ('resnet26', 'layer4.1.act3'),
+        ('regnetx_002', 's4.b7.act3'),
+        ('efficientnet_b0', 'bn2.act'),
+        ('mobilenetv2_050', 'bn2.act'),
     ],
-    ids=['resnet', 'vit-class-token', 'vit-no-class-token'])
-def test_pooled_tap_is_the_pre_logits_feature(model_name, kwargs, size, pool):
-    """A CNN's map averaged; a ViT's class token, or the token mean for a
-    ViT without one: equal to what timm feeds its classifier."""
-    net = _backbone(model_name, **kwargs)
-    cfg = timm_tap_cfg(net)
-    assert cfg == dict(module='', hook='output', call=-1, pool=pool)
-    x = _x(size)
-    feat = _tapped(net, cfg, x)
-    torch.testing.assert_close(feat, _pre_logits(net, model_name, x, **kwargs))
-
-
-@pytest.mark.parametrize('model_name', ['efficientnet_b0', 'mobilenetv2_050'])
-def test_efficientnet_family_taps_bn2_before_its_activation(model_name):
-    """``conv_head`` + ``bn2`` (a BatchNormAct2d): the input of ``bn2.act``
-    pooled; ``bn2.act`` of that map, pooled, is the pre-logits feature, so
-    the tap is the same point one activation earlier (negatives kept)."""
+    ids=[
+        'resnet-basic', 'resnet-bottleneck', 'regnet', 'efficientnet',
+        'mobilenetv2'
+    ])
+def test_cnn_pooled_tap_is_the_pre_activation_point(model_name, act):
+    """The input of the activation that makes the model's output, pooled:
+    signed, and that activation per pixel then pooled is timm's
+    pre-logits feature."""
     net = _backbone(model_name)
-    cfg = timm_tap_cfg(net)
-    assert cfg == dict(module='timm_model.bn2.act', hook='input', call=-1)
+    cfg = pooled_tap_cfg(net)
+    assert cfg == dict(
+        module=f'timm_model.{act}', hook='input', pool='avg', call=-1)
     x = _x(64)
     fmap_tap = FeatureTap(**dict(cfg, pool='map')).attach(net)
     feat = _tapped(net, cfg, x)
     fmap = fmap_tap.pop()
-    assert fmap.shape == (2, net.timm_model.num_features, 2, 2)
     torch.testing.assert_close(feat, fmap.mean((2, 3)))
+    assert (feat < 0).any() and (fmap < 0).any()
+    with torch.no_grad():
+        post = net.timm_model.get_submodule(act)(fmap.clone()).mean((2, 3))
+    torch.testing.assert_close(post, _pre_logits(net, model_name, x))
+
+
+def test_mobilenetv3_conv_head_after_the_pool():
+    """MobileNetV3 pools, then ``conv_head`` (1x1, linear) and ``act2``:
+    the tap (``act2``'s input, averaged) is ``conv_head`` of the average,
+    so ``act2`` of the tap is the pre-logits feature."""
+    net = _backbone('mobilenetv3_large_100')
+    cfg = pooled_tap_cfg(net)
+    assert cfg['module'] == 'timm_model.act2' and cfg['hook'] == 'input'
+    x = _x(64)
+    feat = _tapped(net, cfg, x)
     assert (feat < 0).any()
     with torch.no_grad():
-        post = net.timm_model.bn2.act(fmap).mean((2, 3))
-    torch.testing.assert_close(post, _pre_logits(net, model_name, x))
-    assert not torch.allclose(feat, post)
+        post = net.timm_model.act2(feat.clone())
+    # equal up to float32 summation order (mean and 1x1 conv commute)
+    torch.testing.assert_close(
+        post,
+        _pre_logits(net, 'mobilenetv3_large_100', x),
+        rtol=1e-3,
+        atol=1e-3)
 
 
 @pytest.mark.parametrize(
-    'model_name, kwargs', [
-        ('convnext_atto', {}),
-        (VIT, dict(img_size=32, global_pool='avg')),
+    'model_name, kwargs, size', [
+        ('convnext_atto', {}, 64),
+        (VIT, dict(img_size=32, global_pool='avg'), 32),
+        (VIT, dict(img_size=32), 32),
+        (VIT,
+         dict(
+             img_size=32, class_token=False, global_pool='avg',
+             fc_norm=False), 32),
+        (VIT, dict(img_size=32, reg_tokens=4, global_pool='avg'), 32),
+        ('deit_tiny_distilled_patch16_224', dict(img_size=32), 32),
     ],
-    ids=['convnext-head-norm', 'vit-fc-norm'])
-def test_heads_that_normalise_after_pooling_are_refused(model_name, kwargs):
-    """ConvNeXt's ``head.norm`` and a mean-pooled ViT's ``fc_norm`` come
-    after the pooling: no pooled tap, and ``build_tap`` asks for one;
-    their maps are still offered."""
+    ids=[
+        'convnext-head-norm', 'vit-fc-norm', 'vit-class-token',
+        'vit-no-class-token', 'vit-registers-fc-norm', 'deit-distilled'
+    ])
+def test_pooled_tap_is_the_tensor_the_classifier_reads(model_name, kwargs,
+                                                       size):
+    """Heads that pool first (then ``head.norm`` / ``fc_norm``), ViT class
+    tokens, token means without the prefix tokens, an already pooled
+    head: the tap equals timm's pre-logits feature."""
     net = _backbone(model_name, **kwargs)
-    assert timm_tap_cfg(net) is None
-    with pytest.raises(
-            ValueError,
-            match='no built-in pre-activation tap for '
-            'TIMMBackbone; name one in the config'):
-        build_tap(net)
-    assert len(timm_map_candidates(net)) == len(net.timm_model.feature_info)
+    x = _x(size)
+    feat = _tapped(net, pooled_tap_cfg(net), x)
+    torch.testing.assert_close(feat, _pre_logits(net, model_name, x, **kwargs))
 
 
-@pytest.mark.parametrize('model_name, strides, extra', [
-    ('resnet18', [2, 4, 8, 16, 32], []),
-    ('convnext_atto', [4, 8, 16, 32], []),
-    ('efficientnet_b0', [2, 4, 8, 16, 32, 32], ['timm_model.bn2.act']),
+@pytest.mark.parametrize('model_name, strides, modules', [
+    ('resnet18', [2, 4, 8, 16, 32], [
+        'act1', 'layer1.1.act2', 'layer2.1.act2', 'layer3.1.act2',
+        'layer4.1.act2'
+    ]),
+    ('convnext_atto', [4, 8, 16, 32
+                       ], ['stages.0', 'stages.1', 'stages.2', 'stages.3']),
+    ('efficientnet_b0', [2, 4, 8, 16, 32, 32],
+     ['blocks.0', 'blocks.1', 'blocks.2', 'blocks.4', 'blocks.6', 'bn2.act']),
 ])
-def test_map_candidates_are_timms_feature_info(model_name, strides, extra):
-    """One map per ``feature_info`` entry, shallow to deep, whose measured
-    stride and channels are timm's reduction and ``num_chs`` (plus the
-    pre-activation ``bn2`` map at stride 32 for the EfficientNet family).
-    """
+def test_map_candidates_are_feature_info_at_pre_activation(
+        model_name, strides, modules):
+    """One map per ``feature_info`` entry, shallow to deep, at its
+    pre-activation point (an activation's input where one makes the
+    stage's output), whose measured stride and channels are timm's
+    reduction and ``num_chs``; plus the EfficientNet family's ``bn2``."""
     net = _backbone(model_name)
     info = net.timm_model.feature_info
-    cands = timm_map_candidates(net)
+    cands = map_tap_candidates(net)
     assert [c['module'] for c in cands] == \
-        [f"timm_model.{f['module']}" for f in info] + extra
+        [f'timm_model.{m}' for m in modules]
     assert all(c['pool'] == 'map' for c in cands)
-    assert all(c.get('skip_tokens', 0) == 0 for c in cands)
     taps = [FeatureTap(**c).attach(net) for c in cands]
     found = measure_strides(net, taps, 64)
-    got = [f['stride'] for f in found]
-    assert got == strides
-    assert got == sorted(got)
-    assert got[:len(info)] == [f['reduction'] for f in info]
+    assert [f['stride'] for f in found] == strides
     assert [f['channels'] for f in found[:len(info)]] == \
         [f['num_chs'] for f in info]
-    assert all(f['grid'] == (64 // f['stride'], ) * 2 for f in found)
-    if extra:
-        assert found[-1]['channels'] == net.timm_model.num_features
+    assert not any(f['post_activation'] for f in found)
 
 
 def test_token_maps_skip_every_prefix_token():
@@ -167,7 +189,7 @@ def test_token_maps_skip_every_prefix_token():
     the 4 registers, so each block's map is exactly its patch tokens."""
     net = _backbone(VIT, img_size=32, reg_tokens=4)
     assert net.timm_model.num_prefix_tokens == 5
-    cands = timm_map_candidates(net)
+    cands = map_tap_candidates(net)
     assert len(cands) == 12 and {c['skip_tokens'] for c in cands} == {5}
     taps = [FeatureTap(**c).attach(net) for c in cands]
     found = measure_strides(net, taps, 32)
@@ -186,10 +208,9 @@ def test_token_maps_skip_every_prefix_token():
 
 
 def test_maps_inside_a_classifier_take_the_backbone_prefix():
-    """The candidates are relative to the ``TIMMBackbone``: inside an
-    ``ImageClassifier`` they are attached under ``backbone.`` (as
-    ``terms.map_tap`` does) and measure the same strides; ``map_tap``
-    picks the stride-8 stage and names the strides it has otherwise."""
+    """Inside an ``ImageClassifier`` the candidates are under
+    ``backbone.`` and measure the same strides; ``map_tap`` picks the
+    stride-8 stage and names the strides it has otherwise."""
     clf = build_mmpretrain(
         dict(
             type='ImageClassifier',
@@ -197,17 +218,15 @@ def test_maps_inside_a_classifier_take_the_backbone_prefix():
                 type='TIMMBackbone', model_name='resnet18', pretrained=False),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(type='LinearClsHead', num_classes=3, in_channels=512)))
-    cands = timm_map_candidates(clf.backbone)
-    taps = [
-        FeatureTap(**dict(c, module='backbone.' + c['module'])).attach(clf)
-        for c in cands
-    ]
-    found = measure_strides(clf, taps, 64)
-    assert [f['stride'] for f in found] == [2, 4, 8, 16, 32]
+    cands = map_tap_candidates(clf)
+    assert all(c['module'].startswith('backbone.timm_model.') for c in cands)
+    taps = [FeatureTap(**c).attach(clf) for c in cands]
+    assert [f['stride'] for f in measure_strides(clf, taps, 64)] == \
+        [2, 4, 8, 16, 32]
     for tap in taps:
         tap.remove()
     tap, info = map_tap(clf, None, 8, 64, True, 'teacher')
-    assert tap.module == 'backbone.timm_model.layer2'
+    assert tap.module == 'backbone.timm_model.layer2.1.act2'
     assert info == dict(channels=128, stride=8, grid=(8, 8))
     with pytest.raises(ValueError, match=r'strides \[2, 4, 8, 16, 32\]'):
         map_tap(clf, None, 64, 64, True, 'teacher')
@@ -215,39 +234,17 @@ def test_maps_inside_a_classifier_take_the_backbone_prefix():
 
 @pytest.mark.xfail(
     strict=True,
-    reason='timm_taps serves a pooled tap that '
-    'is not the pre-logits feature for this head')
+    reason="TIMMBackbone's reset_classifier(0, '') erases what tells "
+    'these heads apart (global_pool, attn_pool): name the tap')
 @pytest.mark.parametrize(
-    'model_name, kwargs, size', [
-        ('mobilenetv3_large_100', {}, 64),
-        ('deit_tiny_distilled_patch16_224', dict(img_size=32), 32),
-        (VIT, dict(img_size=32, global_pool='avg', fc_norm=False), 32),
-        (VIT, dict(img_size=32, class_token=False, global_pool='map'), 32),
+    'kwargs', [
+        dict(img_size=32, global_pool='avg', fc_norm=False),
+        dict(img_size=32, class_token=False, global_pool='map'),
     ],
-    ids=[
-        'mobilenetv3-conv-head-after-pool', 'deit-distilled-already-pooled',
-        'vit-class-token-but-mean-pooled', 'vit-attention-pool'
-    ])
-def test_known_gaps_pooled_tap_is_pre_logits_or_refused(
-        model_name, kwargs, size):
-    """Each head is either refused (no pooled tap) or tapped at its
-    pre-logits feature. Fails today:
-
-    * MobileNetV3 (GhostNet alike): ``conv_head`` and ``act2`` run after
-      the pooling; TIMMBackbone applies them per pixel and the tap averages
-      ``act2(conv_head(map))`` instead of ``act2(conv_head(mean(map)))``;
-    * distilled DeiT: its head already returns the pooled (class + dist) /
-      2 feature, (B, C); ``token0`` takes its first channel, (B,);
-    * a ViT with a class token but mean pooling (``fc_norm=False``):
-      TIMMBackbone's ``reset_classifier(0, '')`` sets ``global_pool`` to
-      '', so the module always sees '' and picks the class token;
-    * attention pooling (``global_pool='map'``, SigLIP): TIMMBackbone
-      drops ``attn_pool``; the tap averages the tokens instead.
-    """
-    net = _backbone(model_name, **kwargs)
-    cfg = timm_tap_cfg(net)
-    if cfg is not None:
-        x = _x(size)
-        feat = _tapped(net, cfg, x)
-        torch.testing.assert_close(feat,
-                                   _pre_logits(net, model_name, x, **kwargs))
+    ids=['vit-class-token-but-mean-pooled', 'vit-attention-pool'])
+def test_known_gaps_after_the_wrappers_reset(kwargs):
+    net = _backbone(VIT, **kwargs)
+    x = _x(32)
+    torch.testing.assert_close(
+        _tapped(net, pooled_tap_cfg(net), x),
+        _pre_logits(net, VIT, x, **kwargs))

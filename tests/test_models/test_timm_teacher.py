@@ -4,8 +4,7 @@ computations, a few KDEP steps, and the hub path never taken here."""
 import pytest
 import torch
 
-from kdep_mm.models.dense_taps import map_tap_candidates, measure_strides
-from kdep_mm.models.taps import FeatureTap
+from kdep_mm.models.taps import FeatureTap, map_tap_candidates, measure_strides
 from kdep_mm.utils.misc import build_mmpretrain
 from tests.helpers.tiny import build_kdep, fill_basis
 

@@ -16,7 +16,7 @@ from mmengine.config import Config
 from kdep_mm.datasets import TargetCache
 from kdep_mm.datasets.replay_crop import apply_box
 from kdep_mm.datasets.transforms import LoadImageFromFileSafe
-from kdep_mm.models.dense_taps import map_rows, resample_map
+from kdep_mm.models.taps import map_rows, resample_map
 from kdep_mm.utils.misc import build_mmpretrain
 from tests.helpers.kdep_tiny_cfg import write_tiny_config
 from tests.helpers.tiny import ROOT, config_path, run_tool

@@ -7,6 +7,7 @@ import os.path as osp
 import re
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -101,3 +102,42 @@ def test_dense_only_with_dist_train_two_cpu_processes(tmp_path, image_folder,
     assert sorted(basis['meta']['slots']) == sorted(STAGES)
     # 24 images, 4x4 locations at stride 8 of a 32-px crop: all of them
     assert basis['meta']['slots']['dense_s8']['num_images'] == 24 * 16
+
+
+POOLED_DENSE_VIT2X = config_path(
+    'kdep/kdep-pooled-dense_vit-b-p14-dinov2-r18_4xb128-90e_in1k-10pct.py')
+
+
+def test_vit_teacher_at_twice_the_resolution_trains(tmp_path, image_folder):
+    """The DINOv2 ViT-B/14 pooled + dense config with ``teacher_scale=2``
+    (shrunk: a deit-tiny/14 teacher, 32 px images): the teacher sees 64 px,
+    a 4x4 token grid, i.e. stride 8 in student pixels, finer than its
+    stride 16 at the student's resolution; a few steps run and the scale is
+    in the teacher's identity (a basis made at 1x is refused)."""
+    from tests.helpers.datagen import save_backbone
+    from tests.helpers.tiny import build_kdep
+    vit = dict(
+        type='VisionTransformer',
+        arch='deit-tiny',
+        img_size=64,
+        patch_size=14,
+        layer_scale_init_value=1e-5)
+    teacher = dict(
+        model=vit, checkpoint=save_backbone(vit, str(tmp_path / 'vit.pth')))
+    cfg = write_tiny_config(
+        str(tmp_path / 'tiny.py'),
+        image_folder,
+        teacher,
+        epochs=1,
+        base=POOLED_DENSE_VIT2X)
+    work = str(tmp_path / 'work')
+    out = run_tool([sys.executable, 'tools/train.py', cfg, '--work-dir', work])
+    for name in STAGES:
+        assert re.search(rf'loss_{name}: \d', out), name
+    basis = load_weights(osp.join(work, 'kdep_basis.pth'))
+    taps = {r['teacher_tap'] for r in basis['meta']['slots'].values()}
+    assert taps and all(t.endswith(':scale=2') for t in taps), taps
+    assert build_kdep(
+        teacher, teacher_scale=2.0).teacher_meta['tap'].endswith(':scale=2')
+    with pytest.raises(ValueError, match='scale=2'):  # the file's tap
+        build_kdep(teacher, basis_file=osp.join(work, 'kdep_basis.pth'))

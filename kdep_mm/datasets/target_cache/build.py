@@ -16,7 +16,7 @@ from mmengine.dist import get_rank, get_world_size, is_main_process
 from mmengine.utils import ProgressBar
 
 from ...models.alignment import SVDPTSAlignment
-from ...models.dense_taps import map_rows, resample_map
+from ...models.taps import map_rows, resample_map
 from ...utils.checkpoint import tensors_digest
 from ..replay_crop import apply_box, sample_box
 from ..transforms import LoadImageFromFileSafe

@@ -225,3 +225,28 @@ def test_rank_is_capped_by_the_rows():
             res['spectrum'],
             num_images=res['num_images'])
     assert int(align.rank) <= 39
+
+
+def test_timm_convnext_tiny_as_teacher_and_student(tmp_path):
+    """No named tap: the pooled point is the stage map averaged, then the
+    head's norm (what the classifier reads), on both sides; map terms at
+    strides 8-32 are the stage outputs."""
+    pytest.importorskip('timm')
+    from tests.helpers.datagen import save_backbone
+    cfg = dict(
+        type='TIMMBackbone', model_name='convnext_tiny', pretrained=False)
+    teacher = dict(
+        model=cfg, checkpoint=save_backbone(cfg, str(tmp_path / 'cnx.pth')))
+    model = build_mmpretrain(
+        dict(
+            type='DenseKDEP',
+            backbone=cfg,
+            teacher=teacher,
+            probe_size=64,
+            dense=[dict(stride=s) for s in STRIDES]))
+    assert model.student_tap.post == ('timm_model.head.norm',
+                                      'timm_model.head.pre_logits')
+    assert model.teacher_meta['tap'].startswith('timm_model.head:input')
+    assert model.align.d_t == 768
+    widths = {t.name: t.info['d_t'] for t in model.terms if t.is_map}
+    assert widths == dict(dense_s8=192, dense_s16=384, dense_s32=768)

@@ -191,12 +191,9 @@ def _with_prefix(cfg: dict, prefix: str) -> dict:
 
 def refusal(backbone: nn.Module, what: str, example: str) -> str:
     """Why a backbone has no built-in ``what`` tap, and the config line."""
-    from .timm import timm_refusal
-    reason = timm_refusal(backbone) if type(
-        backbone).__name__ == 'TIMMBackbone' else None
-    return (f'no built-in {what} tap for {type(backbone).__name__}' +
-            (f' ({reason})' if reason else '') +
-            f'; name one in the config, e.g. {example}')
+    return (f'no built-in {what} tap for {type(backbone).__name__} (not a '
+            f"family of the tap registry: {[f.name for f in FAMILIES]}); "
+            f'name one in the config, e.g. {example}')
 
 
 def pooled_tap_cfg(network: nn.Module) -> dict:

@@ -149,8 +149,3 @@ def timm_maps(net: nn.Module) -> List[dict]:
             f"timm_model.{found['']}" not in [c['module'] for c in out]:
         out.append(_pre_act(found[''], '', 'map'))
     return out
-
-
-def timm_refusal(net: nn.Module) -> Optional[str]:
-    """Why a timm model has no built-in pooled tap (None: it has one)."""
-    return None

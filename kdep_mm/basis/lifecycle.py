@@ -85,15 +85,16 @@ def load_basis_into(model,
     for name, align in slots.items():
         try:
             check_record(filename, records[name]['meta'], identity[name],
-                         align.k, '' if list(records) == ['pooled'] else
-                         f' ({name})', '')
+                         align.k,
+                         '' if list(records) == ['pooled'] else f' ({name})',
+                         '')
         except ValueError as e:
             problems.append(str(e).rstrip())
     if problems:  # every slot that does not fit, each naming its slot
         raise ValueError('\n'.join(problems) + '\n' + fix)
     if data is not None:
-        check_pool(filename, [records[name]['meta'] for name in slots],
-                   data, fix, other_pool, logger)
+        check_pool(filename, [records[name]['meta'] for name in slots], data,
+                   fix, other_pool, logger)
     for name, align in slots.items():
         rec = records[name]
         align.set_basis(

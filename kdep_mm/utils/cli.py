@@ -117,7 +117,8 @@ def check_start_checkpoint(cfg: Config) -> None:
         warnings.warn(
             f'{path} carries no checksum (saved before kdep_mm recorded one '
             'in every checkpoint, or by another tool): its tensors are used '
-            'unverified', stacklevel=2)
+            'unverified',
+            stacklevel=2)
 
 
 def close_distributed() -> None:

@@ -97,7 +97,8 @@ def extract_student(
             warnings.warn(
                 f'{source} carries no checksum (saved before kdep_mm recorded '
                 'one in every checkpoint): its tensors are exported '
-                'unverified', stacklevel=2)
+                'unverified',
+                stacklevel=2)
     source = source or 'checkpoint'
     kdep = kdep_meta_of(checkpoint, source)
     if 'export' in checkpoint.get('meta', {}):

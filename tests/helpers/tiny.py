@@ -205,30 +205,26 @@ def start_tool(args: List[str],
             stderr=subprocess.STDOUT)
 
 
-def run_tool(args: List[str], env: Optional[dict] = None) -> str:
+def run_tool(args: List[str],
+             env: Optional[dict] = None,
+             ok: bool = True,
+             **kwargs) -> str:
     """Run a repository tool (``[sys.executable, 'tools/train.py', ...]``)
-    in a fresh process until it ends; it must succeed. Returns its output
-    (stdout, then stderr)."""
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    full_env.update(env or {})
-    proc = subprocess.run(
-        args, cwd=ROOT, env=full_env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return proc.stdout + proc.stderr
-
-
-def run_tool_failing(args: List[str],
-                     env: Optional[dict] = None,
-                     **kwargs) -> str:
-    """Run a repository tool like :func:`run_tool`; it must fail. Returns
-    its output (stdout, then stderr); ``kwargs`` go to ``subprocess.run``
-    (``preexec_fn=...``)."""
+    in a fresh process until it ends; it must succeed (``ok=False``: it
+    must fail). Returns its output (stdout, then stderr); ``kwargs`` go to
+    ``subprocess.run`` (``preexec_fn=...``)."""
     full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     full_env.update(env or {})
     proc = subprocess.run(
         args, cwd=ROOT, env=full_env, capture_output=True, text=True, **kwargs)
-    assert proc.returncode != 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (proc.returncode == 0) == ok, \
+        proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
+
+
+def run_tool_failing(args: List[str], **kwargs) -> str:
+    """:func:`run_tool` of a command that must fail."""
+    return run_tool(args, ok=False, **kwargs)
 
 
 def finish(proc: subprocess.Popen, log: str, timeout: int = 300) -> tuple:

@@ -7,6 +7,6 @@ from .random_state_hook import KDEPRandomStateHook
 
 __all__ = [
     'KDEPBasisHook', 'KDEPCheckpointHook', 'use_safe_checkpoints',
-    'KDEPContinueHook', 'KDEPExportHook',
-    'KDEPCheckInvalidLossHook', 'NonFiniteLossError', 'KDEPRandomStateHook'
+    'KDEPContinueHook', 'KDEPExportHook', 'KDEPCheckInvalidLossHook',
+    'NonFiniteLossError', 'KDEPRandomStateHook'
 ]

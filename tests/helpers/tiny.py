@@ -69,16 +69,17 @@ def fill_basis(model, n: int = 24, size: int = 32) -> dict:
     return res
 
 
-def set_random_basis(align, seed: int = 0, num_images: int = 1) -> None:
+def set_random_basis(align, seed: int = 0, num_images: int = 0) -> None:
     """A random orthonormal basis (zero mean, spectrum 2 -> 1) for an
-    SVDPTSAlignment of full rank."""
+    SVDPTSAlignment of full rank (as if from ``num_images``, default D_t +
+    1, rows: fewer rows cap the rank)."""
     g = torch.Generator().manual_seed(seed)
     basis, _ = torch.linalg.qr(torch.randn(align.d_t, align.k, generator=g))
     align.set_basis(
         torch.zeros(align.d_t),
         basis,
         torch.linspace(2.0, 1.0, align.d_t),
-        num_images=num_images)
+        num_images=num_images or align.d_t + 1)
 
 
 def write_fake_manifest(folder: str, model_cfg: dict) -> dict:

@@ -17,7 +17,7 @@ from .cfg_options import TEACHERS, kdep_pool_options
 from .finetune import finetune, load_json
 from .finetune import run_command as run
 from .report import (kdep_wins, pretrain_curves, read_scalars, run_seconds,
-                     write_results)
+                     score_line, write_results)
 
 PRETRAIN_CONFIG = osp.join(CONFIG_DIR, 'pretrain',
                            TEACHERS['mobilenetv2']['config'])
@@ -211,7 +211,7 @@ def stage_report(args, results: dict) -> str:
     table = write_results(args.work_dir, results, '\n\n'.join(notes))
     print(table)
     score = kdep_wins(results['tasks'])
-    print(f"\nKDEP wins {score['wins']} of {score['tasks']} tasks.")
+    print('\n' + score_line(score))
     print('\n'.join(notes[:1] + notes[2:]))
     print(f"written to {osp.join(args.work_dir, 'results.md')} and "
           'results.json')

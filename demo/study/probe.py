@@ -27,25 +27,28 @@ PROBE_L2 = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PROBE_TASKS = ('cls', 'mnist')
 
 
-def fit_probe(train: Tuple[torch.Tensor, torch.Tensor],
-              evals: Sequence[Tuple[torch.Tensor, torch.Tensor]],
-              l2: float,
-              max_iter: int = 500) -> Sequence[float]:
-    """Fit a logistic-regression probe; return its accuracy (%) on each of
-    ``evals``.
+def fit_linear(x: torch.Tensor,
+               y: torch.Tensor,
+               l2: float,
+               classes: int,
+               class_weight: Optional[torch.Tensor] = None,
+               max_iter: int = 500):
+    """A multinomial logistic regression on standardised features, fitted
+    to convergence (L-BFGS, float64); returns ``predict(features) ->
+    labels``.
 
     Args:
-        train: Features ``(N, D)`` and integer labels ``(N, )``.
-        evals: ``(features, labels)`` pairs to score.
+        x, y: Features ``(N, D)`` and integer labels ``(N, )``.
         l2 (float): Weight of ``0.5 * ||W||^2`` added to the mean
             cross-entropy (the bias is not penalised).
+        classes (int): Number of classes.
+        class_weight (Tensor, optional): Per-class weights of the
+            cross-entropy (a class-balanced readout).
         max_iter (int): L-BFGS iterations at most.
     """
-    x, y = train
     x = x.double()
     mean, std = x.mean(0), x.std(0).clamp_min(1e-12)
     x = (x - mean) / std
-    classes = int(max(int(y.max()), *(int(v.max()) for _, v in evals))) + 1
     weight = torch.zeros(
         x.shape[1], classes, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
@@ -55,21 +58,37 @@ def fit_probe(train: Tuple[torch.Tensor, torch.Tensor],
                             tolerance_change=1e-12,
                             history_size=20,
                             line_search_fn='strong_wolfe')
+    cw = None if class_weight is None else class_weight.double()
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + \
-            0.5 * l2 * (weight**2).sum()
+        loss = torch.nn.functional.cross_entropy(
+            x @ weight + bias, y, weight=cw) + 0.5 * l2 * (weight**2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
-    scores = []
-    with torch.no_grad():
-        for fx, fy in evals:
-            pred = (((fx.double() - mean) / std) @ weight + bias).argmax(1)
-            scores.append(100.0 * (pred == fy).double().mean().item())
-    return scores
+
+    @torch.no_grad()
+    def predict(fx: torch.Tensor) -> torch.Tensor:
+        return (((fx.double() - mean) / std) @ weight + bias).argmax(1)
+
+    return predict
+
+
+def fit_probe(train: Tuple[torch.Tensor, torch.Tensor],
+              evals: Sequence[Tuple[torch.Tensor, torch.Tensor]],
+              l2: float,
+              max_iter: int = 500) -> Sequence[float]:
+    """Fit a logistic-regression probe (:func:`fit_linear`); return its
+    accuracy (%) on each of ``evals``."""
+    x, y = train
+    classes = int(max(int(y.max()), *(int(v.max()) for _, v in evals))) + 1
+    predict = fit_linear(x, y, l2, classes, max_iter=max_iter)
+    return [
+        100.0 * (predict(fx) == fy).double().mean().item()
+        for fx, fy in evals
+    ]
 
 
 def select_probe(runs: Dict[str, Dict]) -> str:

@@ -70,7 +70,9 @@ def test_write_results(tmp_path):
     results = dict(tasks=TASKS, timings=dict(total=12.0))
     report.write_results(str(tmp_path), results, 'a note')
     md = (tmp_path / 'results.md').read_text()
-    assert 'KDEP wins 1 of 2 tasks' in md and 'a note' in md
+    assert 'KDEP ahead on 1 of 2 tasks' in md and 'a note' in md
+    assert 'one seed: not a comparison beyond noise' in md
+    assert 'zero_init_residual=True' in md
     saved = json.loads((tmp_path / 'results.json').read_text())
     assert saved['score']['wins'] == 1
     assert saved['tasks'][0]['kdep']['value'] == 80.5

@@ -23,8 +23,23 @@ from ..finetune import TASKS, dump_json, load_json, task_config
 
 #: L2 strengths tried (fixed before any probe was run).
 PROBE_L2 = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-#: The tasks that are read out with a probe.
+#: The tasks that are read out with a linear probe.
 PROBE_TASKS = ('cls', 'mnist')
+#: The spatial readout (:mod:`demo.study.spatial`), run with the ``seg``
+#: task.
+SPATIAL = 'spatial'
+
+
+def probe_tasks(tasks: Sequence[str]) -> list:
+    """The probes a study with ``tasks`` runs: the linear probes of its
+    classification tasks, and the spatial readout with ``seg``."""
+    return [t for t in PROBE_TASKS if t in tasks] + \
+        ([SPATIAL] if 'seg' in tasks else [])
+
+
+def probe_label(task: str) -> str:
+    return 'glyphs: spatial probe mIoU' if task == SPATIAL else \
+        f"{TASKS[task]['data']}: linear probe"
 
 
 def fit_linear(x: torch.Tensor,
@@ -86,8 +101,7 @@ def fit_probe(train: Tuple[torch.Tensor, torch.Tensor],
     classes = int(max(int(y.max()), *(int(v.max()) for _, v in evals))) + 1
     predict = fit_linear(x, y, l2, classes, max_iter=max_iter)
     return [
-        100.0 * (predict(fx) == fy).double().mean().item()
-        for fx, fy in evals
+        100.0 * (predict(fx) == fy).double().mean().item() for fx, fy in evals
     ]
 
 
@@ -213,7 +227,7 @@ def probe_all(args, arms, pre: Dict[str, Dict[int, Optional[Dict]]]) -> None:
     from .arms import banner
     from .design import SCRATCH_INITS
     for seed in args.seeds:
-        for task in [t for t in PROBE_TASKS if t in args.tasks]:
+        for task in probe_tasks(args.tasks):
             for arm in arms:
                 out = probe_file(args, task, arm['name'], seed)
                 if osp.exists(out):
@@ -223,8 +237,11 @@ def probe_all(args, arms, pre: Dict[str, Dict[int, Optional[Dict]]]) -> None:
                                                       or {}).get('checkpoint'):
                     continue  # not pre-trained here yet
                 args.check_time()
-                banner(f"linear probe ({task}): {arm['name']}, seed {seed}")
-                res = probe(
+                banner(f"probe ({task}): {arm['name']}, seed {seed}")
+                run = probe
+                if task == SPATIAL:
+                    from .spatial import probe_spatial as run
+                res = run(
                     task,
                     p['checkpoint'] if p else None,
                     inits=SCRATCH_INITS if p is None else (None, ),

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence
 
 from ..finetune import TASKS
 from .design import PAIRS, PRIMARY, PRIMARY_ALPHA, READOUTS, arm_tasks
-from .probe import PROBE_TASKS, collect_probe
+from .probe import collect_probe, probe_tasks
 from .stats import mean_se, paired, primary_family
 from .units import collect
 
@@ -89,7 +89,7 @@ def summarise(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
                 missing.append(f"{task}/{arm['name']}")
             if c is not None:
                 row['tasks'][task] = _task_cell(task, c)
-        for task in [t for t in PROBE_TASKS if t in args.tasks]:
+        for task in probe_tasks(args.tasks):
             pr = collect_probe(args, task, arm['name'])
             if len(pr) < len(args.seeds):
                 missing.append(f"probe/{task}/{arm['name']}")

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence
 from ..finetune import TASKS
 from ..report import METRIC_NAMES
 from .design import READOUTS
-from .probe import PROBE_TASKS
+from .probe import probe_label, probe_tasks
 from .summary import finetune_tasks
 
 
@@ -49,11 +49,11 @@ def make_table(summary: Dict, tasks: Sequence[str]) -> str:
     readouts (frozen-backbone tasks and linear probes)."""
     main = finetune_tasks(tasks)
     readouts = [t for t in tasks if t in READOUTS]
-    probes = [t for t in PROBE_TASKS if t in tasks]
+    probes = probe_tasks(tasks)
     head = ('| arm | pre-training (images seen, hours) | ' +
             ' | '.join(task_header(t) for t in main) + ' | average | ' +
             ''.join(task_header(t) + ' | ' for t in readouts) +
-            ''.join(f"{TASKS[t]['data']}: linear probe | " for t in probes))
+            ''.join(probe_label(t) + ' | ' for t in probes))
     ncol = len(main) + 3 + len(readouts) + len(probes)
     lines = [head, '|' + '---|' * ncol]
     n_seeds = summary.get('n_seeds', 1)
@@ -94,11 +94,11 @@ def make_paired_table(summary: Dict, tasks: Sequence[str]) -> str:
     labels = {r['arm']: r['label'] for r in summary['rows']}
     main = finetune_tasks(tasks)
     readouts = [t for t in tasks if t in READOUTS]
-    probes = [t for t in PROBE_TASKS if t in tasks]
+    probes = probe_tasks(tasks)
     head = ('| comparison | ' + ' | '.join(TASKS[t]['data'] for t in main) +
             ' | average | ' + ''.join(TASKS[t]['data'] + ' | '
                                       for t in readouts) +
-            ''.join(f"{TASKS[t]['data']}: probe | " for t in probes))
+            ''.join(probe_label(t) + ' | ' for t in probes))
     lines = [
         head, '|' + '---|' * (len(main) + 2 + len(readouts) + len(probes))
     ]

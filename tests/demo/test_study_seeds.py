@@ -147,3 +147,32 @@ def test_pilot_arms_and_their_configs():
             # nothing else changes
             for key in ('model', 'optim_wrapper', 'train_dataloader'):
                 assert cfg[key] == ref[key], (a['name'], key)
+
+
+def test_a_recorded_pretraining_is_not_run_again_without_reproduce(
+        tmp_path, monkeypatch):
+    argv = [
+        '--work-dir',
+        str(tmp_path), '--out-dir',
+        str(tmp_path / 'docs'), '--arms', 'kdep10', '--tasks', 'cls',
+        '--seeds', '0', '--stage', 'pretrain'
+    ]
+    args = cli.parse_args(argv)
+    kdep = design.ARM_BY_NAME['kdep10']
+    _write(
+        arms.record_file(args, kdep),
+        arm='kdep10',
+        images_seen=1,
+        seconds=1.0,
+        final_val={},
+        config='c.py',
+        epochs=1)
+    ran = []
+    monkeypatch.setattr(
+        arms, 'pretrain', lambda a, arm, seed=0: ran.append(seed))
+    monkeypatch.setattr(cli, 'pretrain', arms.pretrain)
+    monkeypatch.setattr(cli, 'run_command', lambda cmd, log: None)
+    assert cli.main(argv) == 0
+    assert ran == []  # recorded: its student is simply not here
+    assert cli.main(argv + ['--reproduce']) == 0
+    assert ran == [0]

@@ -250,3 +250,36 @@ def test_timm_convnext_tiny_as_teacher_and_student(tmp_path):
     assert model.align.d_t == 768
     widths = {t.name: t.info['d_t'] for t in model.terms if t.is_map}
     assert widths == dict(dense_s8=192, dense_s16=384, dense_s32=768)
+
+
+@pytest.mark.parametrize('cfg, stage, last', [
+    (dict(type='EfficientNet', arch='b0'), 'layers.3', 'layers.6.bn'),
+    (dict(type='MobileNetV3', arch='large'), 'layer6', 'layer16.bn'),
+])
+def test_efficientnet_and_mobilenetv3_maps_by_hand(cfg, stage, last):
+    """The stride-8 map is the stage's output, computed by running the
+    layers up to it; the stride-32 one is the last 1x1 conv's BatchNorm
+    output, before its activation (signed)."""
+    net = _build(cfg)
+    cands = map_tap_candidates(net)
+    taps = [FeatureTap(**c).attach(net) for c in cands]
+    found = measure_strides(net, taps, 64)
+    i8 = pick_by_stride(found, 8, exact=True)
+    i32 = pick_by_stride(found, 32, exact=True)
+    assert (cands[i8]['module'], cands[i32]['module']) == (stage, last)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        net(x)
+        got8, got32 = taps[i8].pop(), taps[i32].pop()
+        names = list(net.layers) if isinstance(net.layers[0], str) else [
+            f'layers.{i}' for i in range(len(net.layers))
+        ]
+        h = x
+        for name in names[:-1]:
+            h = net.get_submodule(name)(h)
+            if name == stage:
+                torch.testing.assert_close(got8, h)
+        conv = net.get_submodule(last.rsplit('.', 1)[0])
+        pre = conv.bn(conv.conv(h))
+    torch.testing.assert_close(got32, pre)
+    assert (pre < 0).any()

@@ -144,8 +144,8 @@ def main():
                 scale = args.teacher_scale
                 big = teacher_cfg(name, int(round(args.size * scale)), tmp)
                 models[f'pooled + dense, online ({name}, teacher at '
-                       f'{scale:g}x)'] = online(student, big, args.size,
-                                                True, device, scale)
+                       f'{scale:g}x)'] = online(student, big, args.size, True,
+                                                device, scale)
         models['pooled, cached'], _ = cached(student, args.size, tmp, False,
                                              device)
         models['pooled + dense, cached'], columns = cached(

@@ -159,18 +159,23 @@ def test_timm_and_mmpretrain_resnet_students_get_the_same_kind_of_tap():
         assert found[0]['channels'] == 512
 
 
+def _dense_kdep(backbone: dict, teacher: dict):
+    """Pooled + dense KDEP at strides 8 / 16 / 32, no named taps."""
+    return build_mmpretrain(
+        dict(
+            type='DenseKDEP',
+            backbone=backbone,
+            teacher=teacher,
+            probe_size=64,
+            dense=[dict(stride=s) for s in STRIDES]))
+
+
 @pytest.mark.parametrize('backbone', [
     dict(type='EfficientNet', arch='b0'),
     dict(type='MobileNetV3', arch='large'),
 ])
 def test_dense_students_without_named_taps(backbone, r34_teacher):
-    model = build_mmpretrain(
-        dict(
-            type='DenseKDEP',
-            backbone=backbone,
-            teacher=r34_teacher,
-            probe_size=64,
-            dense=[dict(stride=s) for s in STRIDES]))
+    model = _dense_kdep(backbone, r34_teacher)
     got = {t.name: t.info for t in model.terms if t.is_map}
     assert sorted(got) == ['dense_s16', 'dense_s32', 'dense_s8']
     x = torch.randn(2, 3, 64, 64)
@@ -237,13 +242,7 @@ def test_timm_convnext_tiny_as_teacher_and_student(tmp_path):
         type='TIMMBackbone', model_name='convnext_tiny', pretrained=False)
     teacher = dict(
         model=cfg, checkpoint=save_backbone(cfg, str(tmp_path / 'cnx.pth')))
-    model = build_mmpretrain(
-        dict(
-            type='DenseKDEP',
-            backbone=cfg,
-            teacher=teacher,
-            probe_size=64,
-            dense=[dict(stride=s) for s in STRIDES]))
+    model = _dense_kdep(cfg, teacher)
     assert model.student_tap.post == ('timm_model.head.norm',
                                       'timm_model.head.pre_logits')
     assert model.teacher_meta['tap'].startswith('timm_model.head:input')

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import ROOT
+from .probe import fit_linear, grid_edge, select_probe
 
 DATA = osp.join('data', 'demo', 'seg', 'glyphs')
 CLASSES = 11
@@ -126,7 +127,6 @@ def spatial_probe(network: torch.nn.Module,
                   data_root: Optional[str] = None) -> Dict:
     """Every L2 strength's val and test mIoU, the one val chose and whether
     it sits on an edge of the grid."""
-    from .probe import fit_linear, grid_edge
     feats, labels = {}, {}
     for split in ('train', 'val', 'test'):
         images, masks = load_split(split, data_root, limit)
@@ -141,11 +141,10 @@ def spatial_probe(network: torch.nn.Module,
         predict = fit_linear(x, y, l2, CLASSES, weight, max_iter=300)
         runs[f'l2{l2:g}'] = dict(
             l2=l2,
+            zir=None,
             val=miou(predict(feats['val']), labels['val']),
             test=miou(predict(feats['test']), labels['test']))
-    chosen = max(
-        sorted(runs, key=lambda k: -runs[k]['l2']),
-        key=lambda k: runs[k]['val'])
+    chosen = select_probe(runs)
     return dict(
         grid=runs,
         chosen=chosen,
@@ -193,10 +192,7 @@ def probe_spatial(task: str,
         for key, r in res['grid'].items():
             tag = '' if zir is None else f'_zir{int(zir)}'
             runs[key + tag] = dict(r, zir=zir)
-    chosen = max(
-        sorted(runs, key=lambda k: (-runs[k]['l2'], runs[k]['zir'] is True)),
-        key=lambda k: runs[k]['val'])
-    from .probe import grid_edge
+    chosen = select_probe(runs)
     return dict(
         task=task,
         seed=seed,

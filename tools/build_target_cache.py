@@ -77,6 +77,11 @@ def columns_of(model, records, args, scale: int) -> tuple:
             d_t=int(rec['d_t']),
             teacher_tap=rec['teacher_tap'],
             stride=term.stride)
+        if term.teacher:  # several: its teacher, and what its spread needs
+            col.update(
+                teacher=term.teacher,
+                spectrum=records[term.name]['spectrum'][:dim].tolist(),
+                rows=int(rec['num_images']))
         if term.is_map:
             grid = list(probe[term.name].shape[-2:])
             if args.dense_grid and max(grid) > args.dense_grid:

@@ -70,7 +70,7 @@ def cell_features(network: torch.nn.Module,
                   batch: int = 40) -> torch.Tensor:
     """The maps at :data:`STRIDES` (tap registry), upsampled to the stride-8
     grid and concatenated: (N, h, w, C)."""
-    from kdep_mm.models.terms import map_tap
+    from kdep_mm.models.taps import map_tap
     taps = [
         map_tap(network, None, s, images.shape[-1], False, 'readout')[0]
         for s in STRIDES

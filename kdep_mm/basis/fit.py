@@ -106,6 +106,7 @@ def report_basis(align, logger=None, name: str = 'pooled') -> None:
     ]
     shown = ', '.join(f'#{i + 1}: {float(s[i]):.4g}' for i in sorted(set(idx)))
     what = ' images' if name == 'pooled' else \
+        f' images ({name})' if name.split('/')[-1] == 'pooled' else \
         f' location vectors ({name})'
     logger.info(
         f'KDEP basis from {int(align.num_images)}{what}: numerical rank '

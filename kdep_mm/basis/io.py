@@ -26,7 +26,9 @@ FORMAT = 'kdep_basis/1'
 #: stage): tensors ``<slot>.mean`` / ``.basis`` / ``.spectrum`` and, in
 #: ``meta['slots'][<slot>]``, each slot's own ``kdep_basis/1`` metadata.
 STAGES_FORMAT = 'kdep_basis_stages/1'
-CHECKED_FIELDS = ('teacher_fingerprint', 'teacher_tap', 'd_t')
+#: ``teachers``: several teachers' names and fingerprints, in order (the
+#: order fixes each one's slice of the student).
+CHECKED_FIELDS = ('teacher_fingerprint', 'teacher_tap', 'd_t', 'teachers')
 TENSORS = ('mean', 'basis', 'spectrum')
 
 
@@ -108,11 +110,12 @@ def check_record(filename: str,
         problems.append(f'directions: file has {meta["k_max"]}, the student '
                         f'needs k = {k}')
     if problems:
+        pooled = what == '' or what.endswith(('(pooled)', '/pooled)'))
         raise ValueError(
             f'basis file {filename}{what} does not belong to this '
             f'teacher/tap (it was made from {meta.get("teacher_arch", "?")} '
             f'with {meta.get("num_images", "?")} '
-            f'{"images" if what in ("", " (pooled)") else "location vectors"}'
+            f'{"images" if pooled else "location vectors"}'
             '):\n  ' + '\n  '.join(problems) + '\n' + fix)
 
 

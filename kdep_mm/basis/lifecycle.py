@@ -37,6 +37,14 @@ def basis_meta(model, slot: str = 'pooled', **extra) -> Dict:
     return dict(model.basis_records()[slot], **extra)
 
 
+def standardized(align) -> Dict:
+    """What a basis record says of a standardised target (several
+    teachers): the spread its coordinates are divided by before PTS."""
+    if not getattr(align, 'standardize', False):
+        return {}
+    return dict(standardize=True, spread=float(align.spread))
+
+
 def save_model_basis(model,
                      results: Dict[str, Dict],
                      filename: str,
@@ -51,7 +59,8 @@ def save_model_basis(model,
             num_images=results[name]['num_images'],
             rank=int(align.rank),
             rank_rtol=float(align.rank_rtol),
-            created=time.strftime('%Y-%m-%d %H:%M:%S'))
+            created=time.strftime('%Y-%m-%d %H:%M:%S'),
+            **standardized(align))
         for name, align in model.basis_slots().items()
     }
     return save_bases(filename, results, metas, data)
@@ -102,7 +111,7 @@ def load_basis_into(model,
             rec['basis'],
             rec['spectrum'],
             num_images=rec['meta'].get('num_images', 0))
-        rows = 'images' if name == 'pooled' else 'rows'
+        rows = 'images' if model.term(name).stride is None else 'rows'
         what = '' if name == 'pooled' else f' ({name})'
         MMLogger.get_current_instance().info(
             f'KDEP basis{what} loaded from {filename} '
@@ -179,8 +188,8 @@ install_basis_file = load_basis_into
 def describe(slots) -> str:
     """``<n> images, rank <r>`` of each basis slot."""
     return '; '.join(
-        ('' if name == 'pooled' else f'{name}: ') +
-        f'{int(a.num_images)} {"images" if name == "pooled" else "rows"}, '
+        ('' if name == 'pooled' else f'{name}: ') + f'{int(a.num_images)} '
+        f'{"images" if name.split("/")[-1] == "pooled" else "rows"}, '
         f'rank {int(a.rank)}' for name, a in slots.items())
 
 

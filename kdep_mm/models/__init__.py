@@ -1,5 +1,5 @@
-from .alignment import (LogitKDAlignment, ParametricAlignment, SVDPTSAlignment,
-                        power_temperature_scaling)
+from .alignment import SVDPTSAlignment, power_temperature_scaling
+from .baseline_alignments import LogitKDAlignment, ParametricAlignment
 from .cached_kdep import CachedKDEP
 from .data_preprocessor import KDEPDataPreprocessor
 from .dense_kdep import DenseKDEP

@@ -5,11 +5,8 @@
   (k = the student's width) and power-temperature scaled:
   ``PTS((f_t - mean) @ V) = sign(z) * |z / T| ** (1 / n)``. The student's
   pooled pre-activation feature regresses on it directly, with no adaptor.
-* :class:`ParametricAlignment`: the paper's baseline, student feature ->
-  Linear(D_s, D_t) -> BatchNorm1d regressed on the raw teacher feature (the
-  adaptor is never part of the exported backbone).
-* :class:`LogitKDAlignment`: the logit-KD baseline; a linear head on the
-  student predicts the teacher classifier's logits (KL loss).
+* the paper's baselines (a learned adaptor, logit KD) are in
+  :mod:`.baseline_alignments`.
 
 Every alignment is built in two steps: the config gives its
 hyper-parameters, and the distiller calls :meth:`BaseAlignment.build` with
@@ -23,7 +20,7 @@ policy, applied at training time); :meth:`~SVDPTSAlignment.match` pairs
 the student feature with a target.
 """
 import warnings
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -80,6 +77,9 @@ class SVDPTSAlignment(BaseAlignment):
             singular value exceeds ``rank_rtol`` times the largest.
         label (str): Names this target in warnings (a dense stage's name);
             empty for the pooled target.
+        standardize (bool): Divide the projected coordinates by their
+            :attr:`spread` before PTS (a teacher among several: no teacher
+            dominates by its units; see :mod:`kdep_mm.models.teachers`).
     """
 
     needs_basis = True
@@ -90,7 +90,8 @@ class SVDPTSAlignment(BaseAlignment):
                  use_pts: bool = True,
                  rank_policy: str = 'mask',
                  rank_rtol: float = 1e-4,
-                 label: str = ''):
+                 label: str = '',
+                 standardize: bool = False):
         super().__init__()
         if rank_policy not in RANK_POLICIES:
             raise ValueError(f'rank_policy must be one of {RANK_POLICIES}, '
@@ -102,6 +103,7 @@ class SVDPTSAlignment(BaseAlignment):
         self.use_pts = use_pts
         self.rank_policy = rank_policy
         self.rank_rtol = rank_rtol
+        self.standardize = standardize
         self.label = f'{label}: ' if label else ''
 
     def build(self, d_s: int, d_t: int, persistent: bool = True) -> None:
@@ -209,11 +211,33 @@ class SVDPTSAlignment(BaseAlignment):
                 f'{self.rank_rtol:g} x the largest); {handling}.')
 
     @torch.no_grad()
-    def set_rank(self, rank: int) -> None:
+    def set_rank(self,
+                 rank: int,
+                 spectrum: Optional[Sequence[float]] = None,
+                 num_images: int = 0) -> None:
         """Install only the rank (a target read from a cache, projected
-        when the cache was built)."""
+        when the cache was built) and, for :attr:`spread`, the leading
+        singular values and rows of the basis."""
         self.rank.fill_(int(rank))
+        if spectrum is not None:
+            n = min(len(spectrum), len(self.spectrum))
+            self.spectrum[:n].copy_(torch.as_tensor(spectrum[:n]))
+            self.num_images.fill_(int(num_images))
         self.initialized.fill_(True)
+
+    @property
+    def spread(self) -> torch.Tensor:
+        """The RMS standard deviation of the distilled coordinates:
+        ``sqrt(sum_{i<r} s_i^2 / (r N))`` over the first r =
+        :attr:`num_targets` singular values of the basis (N rows)."""
+        r = max(1, self.num_targets)
+        s = self.spectrum[:r].double()
+        spread = (s.square().sum() / (r * max(1, int(self.num_images))))
+        if not spread > 0:
+            raise RuntimeError(f'{self.label}standardize=True needs the '
+                               'spectrum of the basis; it has none (a cache '
+                               'built before kdep_mm recorded it: rebuild it)')
+        return spread.sqrt().float()
 
     def project(self, f_t: torch.Tensor) -> torch.Tensor:
         """``(f_t - mean) @ V`` in float32 even under autocast: the linear
@@ -226,6 +250,8 @@ class SVDPTSAlignment(BaseAlignment):
         (float32): the non-linear part, applied at training time."""
         with torch.autocast(device_type=z.device.type, enabled=False):
             z = z.float()
+            if self.standardize:
+                z = z / self.spread
             if self.use_pts:
                 z = power_temperature_scaling(z, self.temperature, self.power)
         if self.rank_policy == 'zero' and self.num_targets < self.k:
@@ -256,36 +282,3 @@ class SVDPTSAlignment(BaseAlignment):
     def forward(self, f_s: torch.Tensor,
                 f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return self.match(f_s, self.target(f_t))
-
-
-@MODELS.register_module()
-class ParametricAlignment(BaseAlignment):
-    """Baseline: Linear(D_s, D_t) + BatchNorm1d on the student feature,
-    regressed on the raw teacher feature (the paper's "1x1 conv" adaptor)."""
-
-    def build(self, d_s: int, d_t: int) -> None:
-        super().build(d_s, d_t)
-        self.proj = nn.Linear(d_s, d_t)
-        self.bn = nn.BatchNorm1d(d_t)
-
-    def forward(self, f_s: torch.Tensor,
-                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return self.bn(self.proj(f_s)).float(), f_t.float()
-
-
-@MODELS.register_module()
-class LogitKDAlignment(BaseAlignment):
-    """Baseline: a linear head on the student predicts the teacher's logits.
-
-    Use it with a teacher tap on the classifier's logits (e.g.
-    ``tap=dict(module='head.fc', hook='output', pool='none')``), the student
-    tap on the backbone's pooled output, and ``KDEPLoss(mode='kl')``.
-    """
-
-    def build(self, d_s: int, d_t: int) -> None:
-        super().build(d_s, d_t)
-        self.head = nn.Linear(d_s, d_t)
-
-    def forward(self, f_s: torch.Tensor,
-                f_t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return self.head(f_s).float(), f_t.float()

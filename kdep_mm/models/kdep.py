@@ -10,16 +10,16 @@ KDEP is one pooled term, Dense KDEP adds map terms, cached training reads
 the same terms from a cache (``DenseKDEP`` and ``CachedKDEP`` are names
 that build this model from their older arguments).
 
-The teacher is built only if a term reads it online, from config, loaded
-strictly from its own file. It is deliberately *not* a registered
-sub-module: it never appears in ``state_dict`` (checkpoints hold the
-student, the alignment state and the data preprocessor only; a resumed run
-rebuilds the teacher from its file), the optimiser and DDP never see it,
+The teacher (or each of several, :mod:`.teachers`) is built only if a
+term reads it online, from config, loaded strictly from its own file.
+It is deliberately *not* a registered sub-module: it never appears in
+``state_dict`` (checkpoints hold the student, the alignment state and the
+data preprocessor only; a resumed run rebuilds the teacher from its file), the optimiser and DDP never see it,
 and ``train()`` cannot switch it out of eval mode. ``.to()`` / ``.cuda()``
 still move it, through ``_apply``.
 """
 from collections import OrderedDict
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -30,11 +30,11 @@ from ..basis.lifecycle import install_basis_file
 from ..datasets.target_cache import TargetCache
 from ..utils.misc import (IMAGENET_MEAN, IMAGENET_STD, build_mmpretrain,
                           to_plain)
-from .taps import FeatureTap, build_tap, measure_strides, warn_post_activation
-from .teacher import build_teacher
+from .taps import (FeatureTap, build_tap, measure_strides, scaled,
+                   warn_post_activation)
+from .teachers import Teacher, make_teachers, teachers_meta
 from .term_forward import TermForward
-from .terms import (Term, build_align, build_cached_align, build_loss,
-                    log_resampled, map_tap, scaled, term_cfgs, term_name)
+from .terms import Term, build_term, term_cfgs, term_name
 
 
 def default_data_preprocessor() -> dict:
@@ -75,6 +75,13 @@ class KDEP(TermForward, BaseModel):
             :func:`~kdep_mm.models.taps.build_tap`): ``extract_feat`` and
             the pooled term read it, unless that term names its own.
         teacher_tap (None | str | dict): The teacher's, likewise.
+        teachers (Sequence[dict], optional): Several teachers instead of
+            ``teacher``: each ``teacher``'s keys plus ``name``, ``weight``
+            (of its terms; its share of the student by default),
+            ``channels`` (the fraction of each student feature it
+            distils) and ``scale`` (its ``teacher_scale``); see
+            :mod:`kdep_mm.models.teachers`. A term that names no
+            ``teacher=`` is one term per teacher.
         teacher_scale (float): The teacher sees each image resized by this
             factor (bilinear, the basis pass and the cache build included):
             a teacher at a higher resolution than the student (e.g. 2.0
@@ -111,56 +118,63 @@ class KDEP(TermForward, BaseModel):
                  channels_last: bool = False,
                  compile: Union[bool, dict] = False,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 teachers: Optional[Sequence[dict]] = None):
         if data_preprocessor is None:
             data_preprocessor = default_data_preprocessor()
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        terms = term_cfgs(terms, cache, align, loss)
         self.teacher_scale = float(teacher_scale)
+        #: The teachers, in order (one, named '', for ``teacher=``).
+        self.teachers_list = make_teachers(teacher, teachers, teacher_scale)
+        names = [t.name for t in self.teachers_list]
+        terms = term_cfgs(terms, cache, align, loss, names)
         self.student_cfg = to_plain(backbone)
         self.backbone = build_mmpretrain(backbone)
         self.cache_folder = cache
         self._open_cache(cache, terms)
-        teacher_net, teacher_info = None, None
-        if any(t['source'] == 'teacher' for t in terms):
-            if teacher is None:
-                raise ValueError(
-                    'a term reads the teacher online (source=teacher) but '
-                    'the model has no teacher=dict(model=..., checkpoint='
-                    '...); give one, or read every term from a cache')
-            teacher_net, teacher_info = build_teacher(teacher)
-            if self._cache is not None:  # online and cached terms: one teacher
-                self._cache.check_teacher(teacher_info['fingerprint'])
+        for t in self.teachers_list:
+            if any(c['source'] == 'teacher' and c['teacher'] == t.name
+                   for c in terms):
+                t.build()
+        self._check_cache_teachers(names)
         # Not a sub-module on purpose (see the module docstring).
-        object.__setattr__(self, 'teacher', teacher_net)
-        pooled = [t for t in terms if t.get('stride') is None]
-        pooled = pooled[0] if pooled else {}
+        object.__setattr__(
+            self, 'teacher',
+            self.teachers_list[0].net if names == [''] else None)
+        pooled = {t['teacher']: t for t in terms if t.get('stride') is None}
         self.student_tap: FeatureTap = build_tap(
-            self.backbone, pooled.get('student_tap', student_tap))
-        self.teacher_tap: Optional[FeatureTap] = None
-        if self.teacher is not None:
-            self.teacher_tap = build_tap(
-                self.teacher, pooled.get('teacher_tap', teacher_tap))
+            self.backbone,
+            next(iter(pooled.values()), {}).get('student_tap', student_tap))
+        for t in self.teachers_list:
+            if t.net is not None:
+                t.tap = build_tap(
+                    t.net,
+                    pooled.get(t.name, {}).get('teacher_tap', teacher_tap))
+        self.teacher_tap: Optional[FeatureTap] = self.teachers_list[0].tap
         self.channels_last = channels_last
         if channels_last:
             self.to(memory_format=torch.channels_last)
         self.probe_size = probe_size
         d_s, d_t = self._probe_widths(probe_size)
-        #: The one description of the teacher (checkpoints, exported
+        #: The one description of the teacher(s) (checkpoints, exported
         #: students, basis files and caches record it).
-        self.teacher_meta = dict(
-            teacher_info, tap=self.teacher_point(self.teacher_tap),
-            width=d_t) if teacher_info else self._cache.teacher
+        self.teacher_meta = self._describe_teachers(d_t)
         self.terms: List[Term] = []
         self.dense_align = nn.ModuleList()
         self.dense_loss = nn.ModuleList()
         self._basis_gen = torch.Generator().manual_seed(0)
         self._last = OrderedDict()
         for cfg in terms:
-            self._add_term(cfg, d_s, d_t)
+            term = build_term(self, cfg, d_s, d_t)
+            if term.name == 'pooled':  # the paper's: its state at align.*
+                self.align, self.loss_module = term.align, term.loss
+            else:
+                self.dense_align.append(term.align)
+                self.dense_loss.append(term.loss)
+            self.terms.append(term)
         if basis_file is not None:
             install_basis_file(self, basis_file)
         if not isinstance(compile, dict):
@@ -168,8 +182,9 @@ class KDEP(TermForward, BaseModel):
         # After the probes, so that nothing is compiled for their size.
         if compile.get('student'):
             self.backbone.compile()
-        if compile.get('teacher') and self.teacher is not None:
-            self.teacher.compile()
+        for t in self.teachers_list:
+            if compile.get('teacher') and t.net is not None:
+                t.net.compile()
 
     # ------------------------------------------------------------------ set-up
     def _open_cache(self, cache: Optional[str], terms: List[dict]) -> None:
@@ -179,89 +194,67 @@ class KDEP(TermForward, BaseModel):
             self._cache.check_columns(
                 [term_name(t) for t in terms if t['source'] == 'cache'])
 
-    def _probe_widths(self, size: int):
-        """The pooled feature widths (d_s, d_t) from the one dry run of
-        each network (a post-activation point is warned about)."""
-        widths = []
-        for who, net, tap, scale in (('student', self.backbone,
-                                      self.student_tap, 1.0),
-                                     ('teacher', self.teacher,
-                                      self.teacher_tap, self.teacher_scale)):
-            if net is None:
-                widths.append(None)
-                continue
+    def _check_cache_teachers(self, names: List[str]) -> None:
+        """Terms of a cache and of teachers online (or several teachers):
+        the cache's teachers must be these, in this order."""
+        if self._cache is None:
+            return
+        built = {
+            t.name: t.info['fingerprint']
+            for t in self.teachers_list if t.net is not None
+        }
+        if names != ['']:
+            self._cache.check_teachers(names, built)
+        elif built:  # online and cached terms: one teacher
+            self._cache.check_teacher(built[''])
+
+    def _probe_widths(self, size: int) -> Tuple[int, Dict[str, int]]:
+        """The pooled feature widths (d_s, d_t per teacher) from the one
+        dry run of each network (a post-activation point is warned
+        about)."""
+
+        def width(who, net, tap, scale):
             found = measure_strides(net, [tap], scaled(size, scale))[0]
             warn_post_activation(found, who, tap)
-            widths.append(found['channels'])
-        return tuple(widths)
+            return found['channels']
+
+        d_s = width('student', self.backbone, self.student_tap, 1.0)
+        return d_s, {
+            t.name:
+            width('teacher' + (f' {t.name}' if t.name else ''), t.net, t.tap,
+                  t.scale)
+            for t in self.teachers_list if t.net is not None
+        }
+
+    def _describe_teachers(self, d_t: Dict[str, int]) -> Dict:
+        first = self.teachers_list[0]
+        if len(d_t) < len(self.teachers_list):  # some read from the cache
+            return self._cache.teacher
+        if first.name == '':
+            return dict(first.info, tap=first.point(first.tap), width=d_t[''])
+        return teachers_meta(self.teachers_list, d_t)
+
+    def teacher_of(self, name: str) -> Teacher:
+        """The teacher named ``name`` (``''``: the one ``teacher=``)."""
+        return next(t for t in self.teachers_list if t.name == name)
 
     def teacher_point(self, tap: FeatureTap) -> str:
-        """A teacher tap's identity: its description, and the scale when
-        the teacher sees resized images."""
-        scale = self.teacher_scale
-        return tap.describe() + ('' if scale == 1 else f':scale={scale:g}')
-
-    def _add_term(self, cfg: dict, d_s: int, d_t: Optional[int]) -> None:
-        name, source = term_name(cfg), cfg['source']
-        stride = cfg.get('stride')
-        student_tap, teacher_tap = self.student_tap, self.teacher_tap
-        if stride is not None:
-            stride = int(stride)
-            student_tap, s = map_tap(self.backbone, cfg.get('student_tap'),
-                                     stride, self.probe_size, True, 'student')
-            d_s = s['channels']
-            if source == 'teacher':
-                teacher_tap, t = map_tap(self.teacher, cfg.get('teacher_tap'),
-                                         stride, self.probe_size, False,
-                                         'teacher', self.teacher_scale)
-                d_t, t_stride = t['channels'], t['stride']
-                t_tap = self.teacher_point(teacher_tap)
-                log_resampled(name, t_stride, stride, t_tap)
-        if source == 'cache':
-            teacher_tap = None
-            column = self._cache.columns[name]
-            d_t, t_tap = column['d_t'], column['teacher_tap']
-            t_stride = column.get('teacher_stride')
-        elif stride is None:
-            t_tap = self.teacher_point(teacher_tap)
-        align = build_align(cfg, name, stride, source)
-        if source == 'cache':
-            build_cached_align(align, name, d_s, column)
-        else:
-            align.build(d_s, d_t)
-        loss = build_loss(cfg, 3.0 if stride is None else 1.0)
-        if stride is None:
-            self.align, self.loss_module = align, loss
-            info = dict(name=name, teacher_tap=t_tap, d_t=d_t, d_s=d_s)
-        else:
-            self.dense_align.append(align)
-            self.dense_loss.append(loss)
-            info = dict(
-                name=name,
-                stride=stride,
-                teacher_stride=t_stride,
-                student_tap=student_tap.describe(),
-                teacher_tap=t_tap,
-                d_s=d_s,
-                d_t=d_t,
-                k=align.k,
-                loss_weight=loss.loss_weight,
-                locations_per_image=cfg.get('locations_per_image'))
-        self.terms.append(
-            Term(name, stride, source, align, loss, student_tap, teacher_tap,
-                 info))
+        """The single teacher's tap identity (see :meth:`Teacher.point`)."""
+        return self.teachers_list[0].point(tap)
 
     # ----------------------------------------------------------- module glue
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        if self.teacher is not None:
-            self.teacher._apply(fn, *args, **kwargs)
+        for t in self.teachers_list:
+            if t.net is not None:
+                t.net._apply(fn, *args, **kwargs)
         return self
 
     def train(self, mode: bool = True) -> 'KDEP':
         super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()  # frozen, whatever mode the distiller is in
+        for t in self.teachers_list:
+            if t.net is not None:  # frozen, whatever mode the distiller is in
+                t.net.eval()
         return self
 
     def forward(self,

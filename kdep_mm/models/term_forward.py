@@ -14,8 +14,6 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModel
 
 from .taps import map_rows, resample_map
 
@@ -46,24 +44,17 @@ class TermForward:
         return self.student_tap.pop()
 
     @torch.no_grad()
-    def extract_teacher_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The teacher's pooled feature (no autograd, eval mode)."""
-        if self.teacher is None:
-            raise RuntimeError('this model reads every target from the cache '
-                               f'{self.cache_folder}: it has no teacher')
-        self.teacher_tap.reset()
-        if self.teacher_scale != 1:
-            inputs = F.interpolate(
-                inputs,
-                scale_factor=self.teacher_scale,
-                mode='bilinear',
-                align_corners=False)
-        inputs = self._prepare(inputs)
-        if isinstance(self.teacher, BaseModel):  # a whole classifier
-            self.teacher(inputs, mode='tensor')
-        else:
-            self.teacher(inputs)
-        return self.teacher_tap.pop()
+    def extract_teacher_feat(self,
+                             inputs: torch.Tensor,
+                             teacher: str = '') -> torch.Tensor:
+        """A teacher's pooled feature (no autograd, eval mode); ``teacher``
+        names one of several."""
+        t = self.teacher_of(teacher)
+        if t.net is None:
+            raise RuntimeError('this model reads every target of teacher '
+                               f'{teacher!r} from the cache '
+                               f'{self.cache_folder}: it is not built')
+        return t.pooled(inputs, self._prepare)
 
     def _maps(self, taps: Dict, run) -> Dict[str, torch.Tensor]:
         for tap in taps.values():
@@ -76,19 +67,29 @@ class TermForward:
     def teacher_outputs(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The raw teacher feature of every online term, by term name
         (pooled (B, D_t), maps (B, C, h, w) on the teacher's grid), from
-        one teacher forward."""
-        taps = {
-            t.name: t.teacher_tap
-            for t in self.terms if t.online and t.is_map
-        }
-        out = self._maps(taps, lambda: self.extract_teacher_feat(inputs))
+        one forward of each teacher."""
+        out = {}
+        for teacher in self.teachers_list:
+            terms = [
+                t for t in self.terms if t.online and t.teacher == teacher.name
+            ]
+            if not terms:
+                continue
+            taps = {t.name: t.teacher_tap for t in terms if t.is_map}
+            got = self._maps(
+                taps, lambda: self.extract_teacher_feat(inputs, teacher.name))
+            out.update(
+                (t.name, got[t.name if t.is_map else 'pooled']) for t in terms)
         return {t.name: out[t.name] for t in self.terms if t.online}
 
     def student_outputs(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The student feature of every term, by name, from one forward."""
         taps = {t.name: t.student_tap for t in self.terms if t.is_map}
         out = self._maps(taps, lambda: self.extract_feat(inputs))
-        return {t.name: out[t.name] for t in self.terms}
+        return {
+            t.name: out[t.name if t.is_map else 'pooled']
+            for t in self.terms
+        }
 
     def _cached_targets(self, data_samples: Optional[List], device,
                         stacked: Optional[Dict]) -> Dict[str, torch.Tensor]:
@@ -139,6 +140,7 @@ class TermForward:
             last[f'{term.name}: ' +
                  ('teacher feature' if term.online else 'cached target')] = src
             last[f'{term.name}: student feature'] = f_s
+            f_s = term.student_part(f_s)
             if term.is_map:
                 src = resample_map(src.float(), f_s.shape[-2:])
                 f_s, src = map_rows(f_s), map_rows(src)
@@ -167,9 +169,17 @@ class TermForward:
         ``loss_<term>`` per term; mmengine sums them. Labels are ignored;
         ``kdep_targets``: a batch's stacked cached targets, if any."""
         pairs = self._pairs(inputs, data_samples, kdep_targets)
-        if len(self.terms) == 1 and not self.terms[0].is_map:
+        if len(self.terms) == 1 and self.terms[0].name == 'pooled':
             return dict(loss=self.terms[0].loss(*pairs[self.terms[0].name]))
-        return {f'loss_{t.name}': t.loss(*pairs[t.name]) for t in self.terms}
+        losses = {f'loss_{t.name}': t.loss(*pairs[t.name]) for t in self.terms}
+        if self.teachers_list[0].name:  # several: each one's share, logged
+            total = sum(v.detach() for v in losses.values())
+            for teacher in self.teachers_list:
+                part = sum(v.detach()
+                           for t, v in zip(self.terms, losses.values())
+                           if t.teacher == teacher.name)
+                losses[f'share_{teacher.name}'] = part / total
+        return losses
 
     def predict(self,
                 inputs: torch.Tensor,
@@ -183,10 +193,14 @@ class TermForward:
                 'teacher in memory): validate with the online model')
         pairs = self._pairs(inputs, data_samples)
         b = inputs.shape[0]
-        maps = [t for t in self.terms if t.is_map]
+        maps = [t for t in self.terms if t.name != 'pooled']
         out = [dict(dense={}) if maps else dict() for _ in range(b)]
         for term in self.terms:
             pred, target = (x.detach().cpu() for x in pairs[term.name])
+            if not term.is_map and term.name != 'pooled':  # several teachers
+                for o, p, t in zip(out, pred, target):
+                    o['dense'][term.name] = (p[None], t[None])
+                continue
             if not term.is_map:
                 for o, p, t in zip(out, pred, target):
                     o.update(pred=p, target=t)
@@ -210,16 +224,18 @@ class TermForward:
         """Per basis slot, the plain identity a basis file records and is
         checked against: teacher fingerprint, tap and width (plus the
         teacher's architecture and file, for people)."""
-        t = self.teacher_meta
-        return {
-            name:
-            dict(
-                teacher_fingerprint=t['fingerprint'],
-                **self.term(name).identity(),
-                teacher_arch=str(t['model']),
-                teacher_checkpoint=str(t['checkpoint']))
-            for name in self.basis_slots()
-        }
+        out = {}
+        for name in self.basis_slots():
+            term = self.term(name)
+            t = self.teacher_of(term.teacher)
+            out[name] = dict(
+                teacher_fingerprint=t.info['fingerprint'],
+                **term.identity(),
+                teacher_arch=str(t.info['model']),
+                teacher_checkpoint=str(t.info['checkpoint']))
+            if term.teacher:  # several: their order is the file's too
+                out[name]['teachers'] = [x.label() for x in self.teachers_list]
+        return out
 
     def term(self, name: str):
         return next(t for t in self.terms if t.name == name)
@@ -262,6 +278,8 @@ class TermForward:
             meta.update(
                 pooled=len(maps) < len(self.terms),
                 dense=[dict(t.info) for t in maps])
+        if self.teachers_list[0].name:
+            meta['terms'] = [dict(t.info) for t in self.terms]
         if self._cache is not None:
             meta['cache'] = self._cache.record()
         return meta

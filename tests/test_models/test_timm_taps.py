@@ -21,9 +21,8 @@ module docstring says which tap they get and how to name one).
 import pytest
 import torch
 
-from kdep_mm.models.taps import (FeatureTap, map_tap_candidates,
+from kdep_mm.models.taps import (FeatureTap, map_tap, map_tap_candidates,
                                  measure_strides, pooled_tap_cfg)
-from kdep_mm.models.terms import map_tap
 from kdep_mm.utils.misc import build_mmpretrain
 
 timm = pytest.importorskip('timm')

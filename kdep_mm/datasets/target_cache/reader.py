@@ -100,6 +100,35 @@ class TargetCache:
                 'teachers; read every term from the cache, or build the cache '
                 'with this teacher')
 
+    def check_teachers(self, names: Sequence[str],
+                       fingerprints: Dict[str, str]) -> None:
+        """Refuse a cache of other teachers than a model of several
+        (``names``, in order: the order fixes each one's slice of the
+        student), or whose teacher ``name`` is not the one the model
+        built online (``fingerprints``), naming the teacher and both
+        sides."""
+        listed = self.teacher.get('teachers') or [dict(self.teacher, name='')]
+        have = [t.get('name', '') for t in listed]
+        prints = {t.get('name', ''): t.get('fingerprint') for t in listed}
+        problems = [
+            f'teacher {i}: the cache has {a!r}, the model {b!r}'
+            for i, (a, b) in enumerate(zip(have, names)) if a != b
+        ]
+        if len(have) != len(names):
+            problems.append(f'the cache has {len(have)} teachers {have}, '
+                            f'the model {len(names)} {list(names)}')
+        problems += [
+            f'teacher {n}: the cache was built with {prints[n]!r}, the '
+            f'model\'s online {n} is {fp!r}' for n, fp in fingerprints.items()
+            if n in prints and prints[n] != fp
+        ]
+        if problems:
+            raise CacheError(
+                f'the target cache {self.folder} was built for other '
+                'teachers:\n  ' + '\n  '.join(problems) + '\nBuild a cache '
+                'for these teachers in this order '
+                '(tools/build_target_cache.py), or name them as it does.')
+
     def check_pool(self, paths: Sequence[str], where: str) -> None:
         """Refuse a training pool other than the cache's, naming both: the
         dataset's image i must be the cache's image i (the same pool in the

@@ -14,9 +14,9 @@ The teacher (or each of several, :mod:`.teachers`) is built only if a
 term reads it online, from config, loaded strictly from its own file.
 It is deliberately *not* a registered sub-module: it never appears in
 ``state_dict`` (checkpoints hold the student, the alignment state and the
-data preprocessor only; a resumed run rebuilds the teacher from its file), the optimiser and DDP never see it,
-and ``train()`` cannot switch it out of eval mode. ``.to()`` / ``.cuda()``
-still move it, through ``_apply``.
+data preprocessor only; a resumed run rebuilds the teacher from its file),
+the optimiser and DDP never see it, and ``train()`` cannot switch it out of
+eval mode. ``.to()`` / ``.cuda()`` still move it, through ``_apply``.
 """
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union

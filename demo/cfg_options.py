@@ -9,7 +9,7 @@ the functions below name each key that holds one (the variable itself
 included, so the resolved config records the value once more, as the
 config file does). ``tests/demo`` checks that no copy is left behind.
 """
-from typing import List
+from typing import List, Sequence, Union
 
 #: The demo's real teachers: their file under the data root (``python -m
 #: demo.prepare_assets``) and the demo pre-training config that uses them.
@@ -26,16 +26,26 @@ TEACHER_FILE = TEACHERS['mobilenetv2']['file']
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def kdep_pool_options(data_root: str,
-                      teacher: str = 'mobilenetv2') -> List[str]:
+def kdep_pool_options(
+        data_root: str,
+        teacher: Union[str, Sequence[str]] = 'mobilenetv2') -> List[str]:
     """Data root of a KDEP pre-training on the demo pool: the demo's
     ``demo/configs/pretrain/kdep_*_demo-pool.py`` and the study's
     KDEP-family arms (the pool images and the file of ``teacher``, a key
-    of :data:`TEACHERS`)."""
+    of :data:`TEACHERS`; several keys: the files of ``model.teachers``,
+    in order)."""
     root = data_root.rstrip('/')
-    return [f'data_root={data_root}'] + [
+    options = [f'data_root={data_root}'] + [
         f'{loader}.dataset.data_root={root}/pool' for loader in _LOADERS
-    ] + [f"model.teacher.checkpoint={root}/{TEACHERS[teacher]['file']}"]
+    ]
+    if isinstance(teacher, str):
+        return options + [
+            f"model.teacher.checkpoint={root}/{TEACHERS[teacher]['file']}"
+        ]
+    return options + [
+        f"model.teachers.{i}.checkpoint={root}/{TEACHERS[t]['file']}"
+        for i, t in enumerate(teacher)
+    ]
 
 
 def cached_pool_options(data_root: str) -> List[str]:

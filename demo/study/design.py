@@ -76,6 +76,12 @@ ARMS: List[Dict] = [
         kind='cached',
         cache=dict(
             source='kdep-pooled-dense_mbv2-r18_pool-10pct.py', crops=10)),
+    dict(
+        name='multi10',
+        label='KDEP (SVD+PTS), 10%, two teachers (MobileNetV2 + Lite2)',
+        config='kdep-multi_mbv2+lite2-r18_pool-10pct.py',
+        kind='kdep',
+        teacher=('mobilenetv2', 'lite2')),
 ]
 #: The budget pilot's arms (issue 29): KDEP-10% and supervised-10% at 4x
 #: and 10x the common budget B (their 1x are ``kdep10`` / ``sup10``). Run
@@ -133,13 +139,15 @@ SCRATCH_INITS = (True, False)
 #: The paired comparisons the report makes (first minus second).
 PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
          ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
-         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'),
-         ('kdep10_lite2', 'kdep10'), ('cached10', 'kdep10'), ('pooleddense10',
-                                                              'kdep10'),
-         ('dense10', 'kdep10'), ('pooleddense10', 'sup10'), ('dense10',
-                                                             'sup10'),
-         ('pooleddense10', 'sup100'), ('dense10', 'sup100'), ('cachedpd10',
-                                                              'pooleddense10'))
+         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'), ('kdep10_lite2',
+                                                               'kdep10'),
+         ('cached10', 'kdep10'), ('pooleddense10', 'kdep10'), ('dense10',
+                                                               'kdep10'),
+         ('pooleddense10',
+          'sup10'), ('dense10', 'sup10'), ('pooleddense10',
+                                           'sup100'), ('dense10', 'sup100'),
+         ('cachedpd10',
+          'pooleddense10'), ('multi10', 'kdep10'), ('multi10', 'kdep10_lite2'))
 #: The primary comparisons (pre-registered on 2026-12-04, before the
 #: units with pre-training seeds 1 and 2 ran; issue 29): first minus second
 #: on the named score, seed-paired over pre-training + fine-tune seeds,
@@ -155,7 +163,16 @@ PRIMARY = (
     dict(a='cached10', b='kdep10', on='average', margin=1.0),
     dict(a='cachedpd10', b='pooleddense10', on='average', margin=1.0),
 )
-#: The family-wise error rate of the primary set.
+#: The two-teacher arm's comparisons (issue 27; pre-registered on
+#: 2026-12-04 with the arm, before any of its units ran): ``multi10``
+#: minus each single-teacher arm on the fine-tune average, seed-paired over
+#: pre-training + fine-tune seeds, Holm-corrected as a family of its own
+#: (the primary family above was fixed before this arm existed).
+MULTI_TEACHER = (
+    dict(a='multi10', b='kdep10', on='average'),
+    dict(a='multi10', b='kdep10_lite2', on='average'),
+)
+#: The family-wise error rate of the primary set (and of MULTI_TEACHER).
 PRIMARY_ALPHA = 0.05
 #: Learning-rate grid of each task (every arm gets the same grid).
 LR_GRID = dict(

@@ -121,6 +121,8 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         'norm_eval=True), same grid and seeds; not in the average.', '',
         '## Primary comparisons (pre-registered, Holm-corrected)', '',
         summary['primary_table'], '',
+        '## Two teachers (pre-registered with the arm, a family of its own)',
+        '', summary['multi_teacher_table'], '',
         'Seed-paired over pre-training seed s + fine-tune seed s; p: '
         "Student's t (two-sided; for an equivalence comparison the larger "
         'one-sided p against +-margin); Holm p: adjusted over the finished '
@@ -156,6 +158,8 @@ def report(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
     table = make_table(summary, args.tasks)
     summary['paired_table'] = make_paired_table(summary, args.tasks)
     summary['primary_table'] = make_primary_table(summary)
+    summary['multi_teacher_table'] = make_primary_table(
+        summary, 'multi_teacher')
     fig = plot_fig1(summary, osp.join(args.out_dir, 'study_fig1.png'))
     summary.update(
         hardware=hardware(),

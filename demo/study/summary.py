@@ -4,7 +4,8 @@ what is missing, and the results tables."""
 from typing import Dict, Optional, Sequence
 
 from ..finetune import TASKS
-from .design import PAIRS, PRIMARY, PRIMARY_ALPHA, READOUTS, arm_tasks
+from .design import (MULTI_TEACHER, PAIRS, PRIMARY, PRIMARY_ALPHA, READOUTS,
+                     arm_tasks)
 from .probe import collect_probe, probe_tasks
 from .stats import mean_se, paired, primary_family
 from .units import collect
@@ -118,7 +119,8 @@ def summarise(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
         missing=missing,
         n_seeds=len(args.seeds),
         paired=compare(rows, args.tasks),
-        primary=primary(rows))
+        primary=primary(rows),
+        multi_teacher=primary(rows, MULTI_TEACHER))
 
 
 def scores_by_seed(row: Dict, on: str) -> Optional[Dict]:
@@ -131,12 +133,13 @@ def scores_by_seed(row: Dict, on: str) -> Optional[Dict]:
     return (row['tasks'].get(on) or {}).get('by_seed')
 
 
-def primary(rows) -> list:
-    """The pre-registered family (:data:`PRIMARY`) with Holm's correction
-    over the finished comparisons."""
+def primary(rows, family: Sequence[Dict] = PRIMARY) -> list:
+    """A pre-registered family (:data:`PRIMARY`, or
+    :data:`MULTI_TEACHER`) with Holm's correction over its finished
+    comparisons."""
     by_arm = {r['arm']: r for r in rows}
     items = []
-    for c in PRIMARY:
+    for c in family:
         a, b = by_arm.get(c['a']), by_arm.get(c['b'])
         sa = a and scores_by_seed(a, c['on'])
         sb = b and scores_by_seed(b, c['on'])

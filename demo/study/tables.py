@@ -121,16 +121,17 @@ def _on(on: str) -> str:
     return TASKS[on]['data']
 
 
-def make_primary_table(summary: Dict) -> str:
-    """The primary family: difference, Holm-adjusted p and the interval at
-    its step-down level, and the verdict."""
+def make_primary_table(summary: Dict, family: str = 'primary') -> str:
+    """A pre-registered family (``summary[family]``): difference,
+    Holm-adjusted p and the interval at its step-down level, and the
+    verdict."""
     labels = {r['arm']: r['label'] for r in summary['rows']}
     lines = [
         '| primary comparison | on | difference (mean +- se, seeds) | '
         'p | Holm p | interval (level) | verdict |',
         '|---|---|---|---|---|---|---|'
     ]
-    for it in summary['primary']:
+    for it in summary.get(family) or []:
         name = (f"{labels.get(it['a'], it['a'])} - "
                 f"{labels.get(it['b'], it['b'])}")
         if it.get('margin') is not None:

@@ -63,6 +63,10 @@ def test_data_root_reaches_every_copy(name, config, arm):
         assert cfg[loader]['dataset']['data_root'] == ROOT + '/pool', name
     if kind == 'cached':
         assert 'teacher' not in cfg['model']
+    elif kind == 'kdep' and isinstance(arm.get('teacher'), tuple):
+        assert [t['checkpoint'] for t in cfg['model']['teachers']] == [
+            f"{ROOT}/{cfg_options.TEACHERS[t]['file']}" for t in arm['teacher']
+        ]
     elif kind == 'kdep':
         teacher = cfg_options.TEACHERS[arm.get('teacher', 'mobilenetv2')]
         assert cfg['model']['teacher']['checkpoint'] == \

@@ -100,12 +100,18 @@ class KDEPTestFaultHook(Hook):
             return
         model = unwrap_model(runner.model)
         os.makedirs(self.dump_dir, exist_ok=True)
+        slots = {
+            name: dict(
+                mean=a.mean.clone(),
+                basis=a.basis.clone(),
+                spectrum=a.spectrum.clone(),
+                num_images=int(a.num_images))
+            for name, a in model.basis_slots().items()
+        }
         torch.save(
             dict(
-                mean=model.align.mean.clone(),
-                basis=model.align.basis.clone(),
-                spectrum=model.align.spectrum.clone(),
-                num_images=int(model.align.num_images),
+                slots.get('pooled', {}),
+                slots=slots,
                 backbone={
                     k: v.clone()
                     for k, v in model.backbone.state_dict().items()

@@ -1,9 +1,10 @@
 """Every shipped KDEP pre-training config (configs/kdep, the demo's and the
 study's) builds the one distiller with the terms its spelling names and
-computes a finite loss: pooled, dense, pooled + dense, cached and cached
-pooled + dense. Teachers get random weights of their own architecture
-(ResNet and MobileNetV2 here; the other teachers' taps are tested family by
-family in test_taps_families.py), caches a manifest of the right columns."""
+computes a finite loss: pooled, dense, pooled + dense, cached, cached
+pooled + dense and two teachers. Teachers get random weights of their own
+architecture (ResNet, MobileNetV2 and timm's here; the other teachers'
+taps are tested family by family in test_taps_families.py), caches a
+manifest of the right columns."""
 import glob
 import os.path as osp
 import warnings
@@ -23,15 +24,20 @@ CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'kdep', '*.py')) +
     glob.glob(osp.join(ROOT, 'demo', 'configs', 'pretrain', '*.py')) +
     glob.glob(osp.join(ROOT, 'demo', 'configs', 'study', '*.py')))
-SERVED = ('ResNet', 'MobileNetV2')
+SERVED = ('ResNet', 'MobileNetV2', 'TIMMBackbone')
+
+
+def _teachers(model: dict) -> list:
+    """The model's teacher dicts (``teacher=`` or ``teachers=``)."""
+    return model.get('teachers') or ([model['teacher']]
+                                     if model.get('teacher') else [])
 
 
 def _model_cfg(path):
     model = Config.fromfile(path).model.to_dict()
     if model.get('type') not in ('KDEP', 'DenseKDEP', 'CachedKDEP'):
         return None
-    teacher = (model.get('teacher') or {}).get('model', {})
-    if teacher and teacher.get('type') not in SERVED:
+    if any(t['model'].get('type') not in SERVED for t in _teachers(model)):
         return None
     return model
 
@@ -46,11 +52,10 @@ def test_a_shipped_config_builds_the_one_distiller(path, tmp_path):
     cfg['probe_size'] = 64
     cfg.pop('basis_file', None)
     columns = None
-    if cfg.get('teacher'):
-        teacher = dict(cfg['teacher']['model'])
-        cfg['teacher']['checkpoint'] = save_backbone(
-            teacher, str(tmp_path / 'teacher.pth'))
-        cfg['teacher']['prefix'] = None
+    for i, t in enumerate(_teachers(cfg)):
+        t['checkpoint'] = save_backbone(
+            dict(t['model']), str(tmp_path / f'teacher{i}.pth'))
+        t['prefix'] = None
     if cfg.get('cache'):
         cfg['cache'] = str(tmp_path)
         columns = write_fake_manifest(str(tmp_path), cfg)
@@ -78,4 +83,5 @@ def test_a_shipped_config_builds_the_one_distiller(path, tmp_path):
     assert losses and all(torch.isfinite(v) for v in losses.values())
     names = {t.name for t in model.terms}
     keys = {'loss'} if names == {'pooled'} else {f'loss_{n}' for n in names}
+    keys |= {f'share_{t.name}' for t in model.teachers_list if t.name}
     assert set(losses) == keys

@@ -101,7 +101,8 @@ class KDEPTestFaultHook(Hook):
         model = unwrap_model(runner.model)
         os.makedirs(self.dump_dir, exist_ok=True)
         slots = {
-            name: dict(
+            name:
+            dict(
                 mean=a.mean.clone(),
                 basis=a.basis.clone(),
                 spectrum=a.spectrum.clone(),

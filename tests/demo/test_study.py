@@ -271,13 +271,14 @@ def test_every_pretraining_config_builds_its_model(tmp_path):
             write_fake_manifest(str(folder), model_cfg)
             model_cfg.cache = str(folder)
             model_cfg.probe_size = 32
-        if 'teacher' in model_cfg:
-            teacher = tmp_path / (osp.basename(path) + '.pth')
+        teachers = model_cfg.get('teachers') or (
+            [model_cfg.teacher] if 'teacher' in model_cfg else [])
+        for i, entry in enumerate(teachers):
+            teacher = tmp_path / f'{osp.basename(path)}.{i}.pth'
             torch.save(
-                build_mmpretrain(model_cfg.teacher.model).state_dict(),
-                teacher)
-            model_cfg.teacher.checkpoint = str(teacher)
-            model_cfg.teacher.prefix = None
+                build_mmpretrain(entry.model).state_dict(), teacher)
+            entry.checkpoint = str(teacher)
+            entry.prefix = None
             model_cfg.probe_size = 32
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             model = MODELS.build(model_cfg)

@@ -120,9 +120,9 @@ def main():
         for name, cfg in zip(names, cfgs):
             models[f'one teacher online ({name})'] = online(
                 student, cfg, args.size, True, device)
-        both = two_online(student, [
-            dict(cfg, name=n) for n, cfg in zip(names, cfgs)
-        ], args.size, device)
+        both = two_online(student,
+                          [dict(cfg, name=n) for n, cfg in zip(names, cfgs)],
+                          args.size, device)
         models[f"two teachers online ({' + '.join(names)})"] = both
         models['two teachers, cached'], columns = two_cached(
             student, both, tmp, device)

@@ -1,8 +1,9 @@
 # Multi-teacher KDEP: DINOv2 ViT-L/14 + CLIP ViT-L/14 -> ConvNeXt-T, as the
 # ResNet-50 config (pooled + dense at strides 8/16/32, the student's widths
 # 768 pooled, 192 / 384 / 768 halved between the teachers). The student is
-# tapped before its final LayerNorm (pooled) and at its stage outputs (the
-# tap registry's ConvNeXt entries, docs/teachers.md).
+# tapped at its final LayerNorm's output (pooled: the feature a head reads)
+# and at its stage outputs (the tap registry's ConvNeXt entries,
+# docs/teachers.md).
 _base_ = [
     './kdep-multi_vit-l-p14-dinov2+vit-l-p14-clip-r50_4xb128-90e_in1k-10pct.py'
 ]

@@ -275,8 +275,7 @@ def test_every_pretraining_config_builds_its_model(tmp_path):
             [model_cfg.teacher] if 'teacher' in model_cfg else [])
         for i, entry in enumerate(teachers):
             teacher = tmp_path / f'{osp.basename(path)}.{i}.pth'
-            torch.save(
-                build_mmpretrain(entry.model).state_dict(), teacher)
+            torch.save(build_mmpretrain(entry.model).state_dict(), teacher)
             entry.checkpoint = str(teacher)
             entry.prefix = None
             model_cfg.probe_size = 32

@@ -27,3 +27,8 @@ for size in 224 64; do
     --out-dir "$out" 2>&1 \
     | grep -v "INFO\|Init\|same before\|torch.Size\|^ *$" | tail -12
 done
+# several teachers (issue 27): one / two online vs two from one cache
+python3 multi_teacher_cost.py --device cuda --size 224 --batch 256 \
+  --iters "${ITERS:-20}" --warmup "${WARMUP:-10}" --repeats 3 \
+  --out-dir "$out" 2>&1 \
+  | grep -v "INFO\|Init\|same before\|torch.Size\|^ *$" | tail -8

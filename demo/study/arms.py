@@ -109,11 +109,15 @@ def check_same_student(new: Dict, recorded: Dict, arm: Dict) -> None:
     got = {k: new[k] for k in keys}
     want = {k: recorded[k] for k in keys}
     if got != want:
+        why = (' (the recorded run was interrupted and resumed, which the '
+               "study's persistent loader workers make inexact)"
+               if recorded.get('resumed') else '')
         raise DemoError(
             f"pre-training arm {arm['name']} again gave {got} but the "
-            f'results directory records {want}: the recorded fine-tunes '
-            'belong to another student. Use another --results-dir to start '
-            'this arm afresh, or run on the software the record names.')
+            f'results directory records {want}{why}: the recorded '
+            'fine-tunes belong to another student. Use another '
+            '--results-dir to start this arm afresh, or run on the software '
+            'the record names.')
 
 
 def local_record(args, arm: Dict, seed: int = 0) -> Optional[Dict]:
@@ -203,7 +207,8 @@ def _run_pretraining(args, arm: Dict, work: str, seed: int) -> Dict:
         sys.executable, 'tools/train.py', config, '--work-dir', work,
         '--cfg-options'
     ] + opts
-    if osp.exists(osp.join(work, 'last_checkpoint')):
+    resumed = osp.exists(osp.join(work, 'last_checkpoint'))
+    if resumed:
         cmd.append('--resume')  # an interrupted run goes on
     run_command(cmd, osp.join(work, 'stage.log'))
     if arm['kind'] in ('kdep', 'cached'):
@@ -245,6 +250,8 @@ def _run_pretraining(args, arm: Dict, work: str, seed: int) -> Dict:
             for k, v in last.items() if k != 'step'
         },
         val_curve=curve)
+    if resumed:  # persistent workers: not bit-identical to one go (the log
+        record['resumed'] = True  # says so); a re-run will not reproduce it
     print(f"{arm['label']}: {record['images_seen']} images seen in "
           f"{record['seconds']:.0f} s; val {record['final_val']}")
     return record

@@ -345,6 +345,12 @@ def test_a_study_continued_elsewhere_must_reproduce_its_students(tmp_path):
         arms.pretrain(args, arm)
     assert "pre-training arm kdep10 again gave" in str(err.value)
     assert '0.0947' in str(err.value) and '0.0946' in str(err.value)
+    assert 'resumed' not in str(err.value)
+    # a recorded run that was resumed says why it may not reproduce
+    demo.finetune.dump_json(
+        dict(demo.finetune.load_json(kept), resumed=True), kept)
+    with pytest.raises(demo.DemoError, match='interrupted and resumed'):
+        arms.pretrain(args, arm)
 
 
 def test_frozen_segmentation_readout_trains_only_neck_and_head():

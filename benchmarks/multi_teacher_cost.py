@@ -23,12 +23,11 @@ import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from bench_common import (fake_samples, hardware, machine, save_results,
-                          step_parser, time_train_steps)
-from bench_models import PAIRS, build_supervised, optim_wrapper_cfg
+from bench_common import hardware, machine, step_parser
+from bench_models import PAIRS, build_supervised
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
-from terms_cost import STRIDES, online, teacher_cfg
+from terms_cost import STRIDES, online, report, teacher_cfg
 
 TERMS = [dict(weight=20.0)] + [dict(stride=s, weight=20 / 3) for s in STRIDES]
 
@@ -128,43 +127,11 @@ def main():
             student, both, tmp, device)
         both.to(device)
     models['supervised'] = build_supervised(student, False, device)
-    stacked = {
-        name:
-        torch.randn(args.batch, c['dim'], *c.get('grid', []),
-                    generator=g).half()
-        for name, c in columns.items()
-    }
-    if device.type == 'cuda':
-        stacked = {n: v.pin_memory() for n, v in stacked.items()}
-
-    def data_of(name):
-        data = dict(inputs=x, data_samples=fake_samples(args.batch))
-        if 'cached' in name:
-            data['kdep_targets'] = stacked
-        return data
-
-    res = time_train_steps(models, data_of, optim_wrapper_cfg(lr, False, None),
-                           args, device, hw)
-    sup = res['supervised']['ips_median']
-    lines = [
+    report(
+        models, columns, x, g, lr, args, device, hw,
         f'# KDEP with two teachers, step cost: {machine(hw)}, torch '
-        f'{hw["torch"]}', '',
-        f'ResNet-18 student, pooled + dense (strides 8/16/32), {args.size} '
-        f'px, batch {args.batch}, fp32, in memory; median of '
-        f'{args.repeats} interleaved blocks of {args.iters} steps; load '
-        f'average at start {hw.get("loadavg_start")}, at end '
-        f'{hw.get("loadavg_end")}.', '',
-        '| method | img/s | step time / supervised |', '|---|---|---|'
-    ]
-    for name, r in res.items():
-        ips = r['ips_median']
-        lines.append(f'| {name} | {ips:.1f} | {sup / ips:.2f} |')
-    md = '\n'.join(lines) + '\n'
-    print(md)
-    tag = f'multi_teacher_{args.device.split(":")[0]}_{args.size}px_' \
-        f'b{args.batch}'
-    save_results(args.out_dir, tag, md,
-                 dict(hardware=hw, settings=vars(args), results=res))
+        f'{hw["torch"]}', f'ResNet-18 student, pooled + dense (strides '
+        f'8/16/32), {args.size} px', 'multi_teacher')
 
 
 if __name__ == '__main__':

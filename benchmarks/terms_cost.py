@@ -151,9 +151,18 @@ def main():
         models['pooled + dense, cached'], columns = cached(
             student, args.size, tmp, True, device)
     models['supervised'] = build_supervised(student, False, device)
-    # The cached targets as the loader delivers them with the cached
-    # configs' kdep_collate: one float16 tensor per column, stacked in the
-    # workers, pinned on a GPU machine (pin_memory=True).
+    report(models, columns, x, g, lr, args, device, hw,
+           f'# KDEP terms step cost: {machine(hw)}, torch {hw["torch"]}',
+           f'ResNet-18 student, {args.size} px', 'terms')
+
+
+def report(models: dict, columns: dict, x: torch.Tensor, g: torch.Generator,
+           lr: float, args, device, hw: dict, title: str, setting: str,
+           tag: str) -> None:
+    """Time ``models`` interleaved (a ``cached`` one fed the ``columns`` as
+    the loader delivers them with the cached configs' ``kdep_collate``: one
+    float16 tensor per column, stacked in the workers, pinned on a GPU
+    machine), print the table and save it as ``<tag>_<device>_...``."""
     stacked = {
         name:
         torch.randn(args.batch, c['dim'], *c.get('grid', []),
@@ -172,13 +181,11 @@ def main():
     res = time_train_steps(models, data_of, optim_wrapper_cfg(lr, False, None),
                            args, device, hw)
     sup = res['supervised']['ips_median']
-    where = machine(hw)
     lines = [
-        f'# KDEP terms step cost: {where}, torch {hw["torch"]}', '',
-        f'ResNet-18 student, {args.size} px, batch {args.batch}, fp32, in '
-        f'memory; median of {args.repeats} interleaved blocks of '
-        f'{args.iters} steps; load average at start '
-        f'{hw.get("loadavg_start")}, at end {hw.get("loadavg_end")}.', '',
+        title, '', f'{setting}, batch {args.batch}, fp32, in memory; median '
+        f'of {args.repeats} interleaved blocks of {args.iters} steps; load '
+        f'average at start {hw.get("loadavg_start")}, at end '
+        f'{hw.get("loadavg_end")}.', '',
         '| method | img/s | step time / supervised |', '|---|---|---|'
     ]
     for name, r in res.items():
@@ -186,9 +193,10 @@ def main():
         lines.append(f'| {name} | {ips:.1f} | {sup / ips:.2f} |')
     md = '\n'.join(lines) + '\n'
     print(md)
-    tag = f'terms_{args.device.split(":")[0]}_{args.size}px_b{args.batch}'
-    save_results(args.out_dir, tag, md,
-                 dict(hardware=hw, settings=vars(args), results=res))
+    save_results(
+        args.out_dir,
+        f'{tag}_{args.device.split(":")[0]}_{args.size}px_b{args.batch}', md,
+        dict(hardware=hw, settings=vars(args), results=res))
 
 
 if __name__ == '__main__':

@@ -17,17 +17,15 @@ column as ``kdep_collate`` delivers them::
     python benchmarks/multi_teacher_cost.py --device cuda --size 224 \\
         --batch 256 --iters 20 --warmup 10
 """
-import json
-import os.path as osp
 import tempfile
 
 import torch
 # run as a script: its folder is on sys.path
-from bench_common import hardware, machine, step_parser
-from bench_models import PAIRS, build_supervised
-from mmengine.registry import init_default_scope
+from bench_common import machine, step_parser
+from bench_models import build_supervised
 from mmpretrain.registry import MODELS
-from terms_cost import STRIDES, online, report, teacher_cfg
+from terms_cost import (STRIDES, online, report, setup, teacher_cfg,
+                        write_manifest)
 
 TERMS = [dict(weight=20.0)] + [dict(stride=s, weight=20 / 3) for s in STRIDES]
 
@@ -75,18 +73,11 @@ def two_cached(student: dict, reference, tmp: str, device):
                 teacher_stride=term.stride,
                 grid=list(feats[term.name].shape[-2:]))
         columns[term.name] = col
-    with open(osp.join(tmp, 'manifest.json'), 'w') as f:
-        json.dump(
-            dict(
-                format='kdep_target_cache/3',
-                columns=columns,
-                teacher=dict(teachers=[
-                    dict(name=t.name, fingerprint='-')
-                    for t in reference.teachers_list
-                ]),
-                basis_sha256='-',
-                crops_per_image=1,
-                shard_size=1), f)
+    write_manifest(
+        tmp, columns,
+        dict(teachers=[
+            dict(name=t.name, fingerprint='-') for t in reference.teachers_list
+        ]))
     model = MODELS.build(
         dict(
             type='KDEP',
@@ -102,16 +93,7 @@ def main():
     p = step_parser(__doc__)
     p.add_argument('--teachers', default='r50,vit-b16')
     args = p.parse_args()
-    device = torch.device(args.device)
-    init_default_scope('mmpretrain')
-    student, _, lr = PAIRS['r50-r18']
-    hw = hardware(device)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(
-        0,
-        256, (args.batch, 3, args.size, args.size),
-        generator=g,
-        dtype=torch.uint8).to(device)
+    device, student, lr, hw, g, x = setup(args)
     names = args.teachers.split(',')
     models = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -78,6 +78,20 @@ def online(student: dict,
     return model.to(device)
 
 
+def write_manifest(folder: str, columns: dict, teacher: dict) -> None:
+    """A cache manifest with these columns and no shards (the benchmark
+    feeds the targets with the batch)."""
+    with open(osp.join(folder, 'manifest.json'), 'w') as f:
+        json.dump(
+            dict(
+                format='kdep_target_cache/3',
+                columns=columns,
+                teacher=teacher,
+                basis_sha256='-',
+                crops_per_image=1,
+                shard_size=1), f)
+
+
 def cached(student: dict, size: int, tmp: str, dense: bool, device):
     """Pooled (+ dense) KDEP reading a cache (a manifest of the shapes a
     ResNet-50 teacher's cache has; the targets come with the batch)."""
@@ -93,15 +107,7 @@ def cached(student: dict, size: int, tmp: str, dense: bool, device):
             stride=s,
             teacher_stride=s,
             grid=[side, side])
-    with open(osp.join(tmp, 'manifest.json'), 'w') as f:
-        json.dump(
-            dict(
-                format='kdep_target_cache/3',
-                columns=columns,
-                teacher={},
-                basis_sha256='-',
-                crops_per_image=1,
-                shard_size=1), f)
+    write_manifest(tmp, columns, {})
     model = MODELS.build(
         dict(
             type='KDEP',
@@ -110,6 +116,22 @@ def cached(student: dict, size: int, tmp: str, dense: bool, device):
             terms=[dict(weight=20.0)] + (DENSE if dense else []),
             probe_size=min(size, 64)))
     return model.to(device), columns
+
+
+def setup(args):
+    """The device, the ResNet-18 student config, its lr, the hardware
+    record, a seeded generator and one uint8 input batch."""
+    device = torch.device(args.device)
+    init_default_scope('mmpretrain')
+    student, _, lr = PAIRS['r50-r18']
+    hw = hardware(device)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(
+        0,
+        256, (args.batch, 3, args.size, args.size),
+        generator=g,
+        dtype=torch.uint8).to(device)
+    return device, student, lr, hw, g, x
 
 
 def main():
@@ -122,16 +144,7 @@ def main():
         help='also time pooled + dense online with each teacher at this '
         'times the student resolution (teacher_scale)')
     args = p.parse_args()
-    device = torch.device(args.device)
-    init_default_scope('mmpretrain')
-    student, _, lr = PAIRS['r50-r18']
-    hw = hardware(device)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(
-        0,
-        256, (args.batch, 3, args.size, args.size),
-        generator=g,
-        dtype=torch.uint8).to(device)
+    device, student, lr, hw, g, x = setup(args)
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.teachers.split(','):

@@ -17,6 +17,18 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REAL_CONFIG = osp.join(ROOT, 'configs', 'kdep',
                        'kdep_r50-r18_4xb128-90e_in1k-10pct.py')
 PYTHON = sys.executable
+#: Config lines for a run without random augmentation or shuffling: the
+#: ranks of a multi-process run together see exactly the images one
+#: process sees, so their statistics must match.
+FIXED_PIPELINE = """
+train_pipeline = [
+    dict(type='LoadImageFromFileSafe'),
+    dict(type='Resize', scale=(32, 32)),
+    dict(type='PackInputs'),
+]
+train_dataloader['sampler']['shuffle'] = False
+train_dataloader['dataset']['pipeline'] = train_pipeline
+"""
 
 
 def config_path(rel: str) -> str:

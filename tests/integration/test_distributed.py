@@ -14,18 +14,10 @@ from mmpretrain.registry import MODELS
 
 from kdep_mm.basis.fit import collect_statistics
 from tests.helpers.launch import free_port
-from tests.helpers.tiny import ROOT, finish, start_tool, write_config
+from tests.helpers.tiny import (FIXED_PIPELINE, ROOT, finish, start_tool,
+                                write_config)
 
-# No random augmentation: both ranks together see exactly the images a
-# single process sees, so the statistics must match.
-EXTRA = """
-train_pipeline = [
-    dict(type='LoadImageFromFileSafe'),
-    dict(type='Resize', scale=(32, 32)),
-    dict(type='PackInputs'),
-]
-train_dataloader['sampler']['shuffle'] = False
-train_dataloader['dataset']['pipeline'] = train_pipeline
+EXTRA = FIXED_PIPELINE + """
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=2)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=1))
 log_processor = dict(by_epoch=False)

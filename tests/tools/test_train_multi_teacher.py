@@ -25,8 +25,8 @@ from kdep_mm.datasets.transforms import LoadImageFromFileSafe
 from kdep_mm.utils.misc import build_mmpretrain
 from tests.helpers.datagen import save_backbone
 from tests.helpers.launch import free_port
-from tests.helpers.tiny import (PYTHON, ROOT, finish, run_tool, start_tool,
-                                student_state, write_config)
+from tests.helpers.tiny import (FIXED_PIPELINE, PYTHON, ROOT, finish, run_tool,
+                                start_tool, student_state, write_config)
 
 MBV2 = dict(type='MobileNetV2', widen_factor=0.5)
 MODEL = """
@@ -40,17 +40,6 @@ model = dict(
     ],
     terms=[dict(), dict(stride=16)],
     probe_size=32)
-"""
-# No random augmentation for the two-process run: both ranks together see
-# exactly the images one process sees.
-FIXED = """
-train_pipeline = [
-    dict(type='LoadImageFromFileSafe'),
-    dict(type='Resize', scale=(32, 32)),
-    dict(type='PackInputs'),
-]
-train_dataloader['sampler']['shuffle'] = False
-train_dataloader['dataset']['pipeline'] = train_pipeline
 """
 ITERS = """
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={n})
@@ -77,7 +66,7 @@ def _config(setup, name, extra):
 
 
 def test_two_processes_agree_on_every_teachers_basis(setup, tmp_path):
-    cfg = _config(setup, 'dist', FIXED + ITERS.format(n=2))
+    cfg = _config(setup, 'dist', FIXED_PIPELINE + ITERS.format(n=2))
     dumps = str(tmp_path / 'dumps')
     log = str(tmp_path / 'dist.log')
     proc = start_tool([

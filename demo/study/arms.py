@@ -250,8 +250,10 @@ def _run_pretraining(args, arm: Dict, work: str, seed: int) -> Dict:
             for k, v in last.items() if k != 'step'
         },
         val_curve=curve)
-    if resumed:  # persistent workers: not bit-identical to one go (the log
-        record['resumed'] = True  # says so); a re-run will not reproduce it
+    if resumed:
+        # persistent loader workers make a resume inexact (the log says
+        # so): a re-run of this record will not reproduce it
+        record['resumed'] = True
     print(f"{arm['label']}: {record['images_seen']} images seen in "
           f"{record['seconds']:.0f} s; val {record['final_val']}")
     return record

@@ -78,6 +78,31 @@ def pretrain_options(arm: Dict,
                                       if seed else [])
 
 
+def budget_options(config: str, budget: int) -> List[str]:
+    """The ``--cfg-options`` that run a pre-training config for ``budget``
+    times its epochs: the epochs, the cosine's ``T_max``, and a validation
+    (unless the config never validates) and a checkpoint every tenth of the
+    run, as the budget pilot's ``-4x`` / ``-10x`` configs do."""
+    if budget == 1:
+        return []
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    before = int(cfg.train_cfg.max_epochs)
+    epochs = before * budget
+    every = max(1, epochs // 10)
+    if not isinstance(cfg.param_scheduler, dict) or \
+            'T_max' not in cfg.param_scheduler:
+        raise DemoError(f'{config}: the budget option scales one cosine '
+                        f'schedule\'s T_max, found {cfg.param_scheduler}')
+    options = [
+        f'train_cfg.max_epochs={epochs}', f'param_scheduler.T_max={epochs}',
+        f'default_hooks.checkpoint.interval={every}'
+    ]
+    if cfg.train_cfg.get('val_interval', 1) <= before:
+        options.append(f'train_cfg.val_interval={every}')
+    return options
+
+
 def student_digest(checkpoint: str) -> str:
     """The digest of the backbone tensors a fine-tune loads (an exported
     student holds only those; a runner checkpoint has them under
@@ -195,11 +220,15 @@ def _run_pretraining(args, arm: Dict, work: str, seed: int) -> Dict:
     config = osp.join(STUDY_CONFIGS, arm['config'])
     from mmengine.config import Config
     epochs = int(Config.fromfile(config).train_cfg.max_epochs)
+    opts = pretrain_options(arm, args.data_root, args.quick, seed)
     if args.quick:
         epochs = 1
-    opts = pretrain_options(arm, args.data_root, args.quick, seed)
+    elif args.budget != 1:
+        epochs *= args.budget
+        opts = budget_options(config, args.budget) + opts
     banner(f"pre-training {arm['label']}, seed {seed}: "
-           f'{osp.relpath(config, ROOT)}')
+           f'{osp.relpath(config, ROOT)}' +
+           (f', {args.budget}x its epochs' if args.budget != 1 else ''))
     os.makedirs(work, exist_ok=True)
     if arm.get('cache'):
         opts = opts + _build_cache(args, arm, work, seed)
@@ -239,6 +268,7 @@ def _run_pretraining(args, arm: Dict, work: str, seed: int) -> Dict:
         config=osp.relpath(config, ROOT),
         checkpoint=checkpoint,
         epochs=epochs,
+        budget=args.budget,
         images_seen=epochs * per_epoch,
         seconds=run_seconds(work) + cache_s,
         cache_seconds=cache_s,

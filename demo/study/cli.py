@@ -10,8 +10,8 @@ from typing import Dict, Optional
 from .. import ROOT, DemoError
 from ..finetune import TASKS, run_command
 from .arms import OutOfTime, banner, local_record, pretrain
-from .design import (ARM_BY_NAME, ARM_NAMES, ARMS, DEFAULT_TASKS, LR_GRID,
-                     PILOT, PILOT_ARMS)
+from .design import (ARM_BY_NAME, ARMS, BUDGET, DEFAULT_TASKS, LR_GRID, PILOT,
+                     PILOT_ARMS, study_arms)
 from .pilot import pilot_report
 from .probe import PROBE_TASKS, probe_all
 from .report import report
@@ -51,7 +51,16 @@ def parse_args(argv=None):
         '--arms',
         default=None,
         help=f'comma-separated, from {list(ARM_BY_NAME)} (default: '
-        f'{ARM_NAMES}; with --pilot the pilot\'s)')
+        'the study\'s arms at --budget; with --pilot the pilot\'s)')
+    parser.add_argument(
+        '--budget',
+        type=int,
+        default=None,
+        help='pre-train every arm for this many times its config\'s epochs '
+        f'(default {BUDGET}, decided by the pilot; 1: the study before it, '
+        'kept in work_dirs/study and docs/study_runs; else '
+        'work_dirs/study_<budget>x, docs/study_runs/<budget>x, and its report '
+        f'is study_results_<budget>x unless it is {BUDGET})')
     parser.add_argument(
         '--pilot',
         action='store_true',
@@ -98,16 +107,24 @@ def parse_args(argv=None):
     args.out_dir = osp.abspath(
         args.out_dir
         or (args.work_dir if args.quick else osp.join(ROOT, 'docs')))
-    if args.pilot and args.work_dir == WORK_DIR:
-        args.work_dir = WORK_DIR + '_pilot'
-    own = not args.quick and args.work_dir in (WORK_DIR, WORK_DIR + '_pilot')
-    kept = osp.join(ROOT, 'docs', 'study_runs')
+    if args.pilot and args.budget not in (None, 1):
+        parser.error('--pilot sets its own budgets; leave out --budget')
+    args.budget = 1 if args.pilot else (args.budget or BUDGET)
+    # the study's own folders: the pilot's, or one per budget
+    tag = 'pilot' if args.pilot else (
+        f'{args.budget}x' if args.budget != 1 else '')
+    if args.work_dir == WORK_DIR and tag:
+        args.work_dir = f'{WORK_DIR}_{tag}'
+    own = not args.quick and args.work_dir == (f'{WORK_DIR}_{tag}'
+                                               if tag else WORK_DIR)
+    kept = osp.join(ROOT, 'docs', 'study_runs', tag)
     args.results_dir = osp.abspath(
-        args.results_dir or ((osp.join(kept, 'pilot') if args.pilot else kept)
-                             if own else osp.join(args.work_dir, 'runs')))
+        args.results_dir or (kept if own else osp.join(args.work_dir, 'runs')))
+    args.report_suffix = '' if args.budget == BUDGET else f'_{args.budget}x'
     pilot = [PILOT['reference']
              ] + [n for names in PILOT['arms'].values() for n in names]
-    default = pilot if args.pilot else ARM_NAMES
+    arms = [a['name'] for a in study_arms(args.budget)]
+    default = pilot if args.pilot else arms
     names = [
         a.strip() for a in (args.arms or ','.join(default)).split(',')
         if a.strip()
@@ -116,6 +133,12 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f'unknown arms {sorted(unknown)}; choose from '
                      f'{list(ARM_BY_NAME)}')
+    allowed = set(arms) | {a['name']
+                           for a in PILOT_ARMS
+                           if args.budget == 1}  # a pilot arm: its budget
+    if not args.pilot and set(names) - allowed:
+        parser.error(f'arms {sorted(set(names) - allowed)} are not run at '
+                     f'--budget {args.budget} (its arms: {arms})')
     args.arms = [a for a in ARMS + PILOT_ARMS if a['name'] in names]
     tasks = args.tasks or ','.join(
         PILOT_TASKS if args.pilot else DEFAULT_TASKS)

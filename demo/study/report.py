@@ -105,7 +105,10 @@ def hardware() -> str:
 def write_markdown(summary: Dict, args, out_file: str) -> None:
     lines = [
         '# KDEP study: results table (written by '
-        f"{' '.join(COMMAND)})", '', summary['table'], '',
+        f"{' '.join(COMMAND)})", '',
+        f"Pre-training budget: {summary['budget']}x every arm config's "
+        'epochs (1x: the common budget B, 18k images seen by the 10% '
+        'arms).', '', summary['table'], '',
         f"Hardware: {summary['hardware']}.",
         f"Command: `{summary['command']}`.",
         'Cells: test score, mean +- standard error over seeds '
@@ -160,13 +163,16 @@ def report(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
     summary['primary_table'] = make_primary_table(summary)
     summary['multi_teacher_table'] = make_primary_table(
         summary, 'multi_teacher')
-    fig = plot_fig1(summary, osp.join(args.out_dir, 'study_fig1.png'))
+    suffix = args.report_suffix
+    out = osp.join(args.out_dir, f'study_results{suffix}')
+    fig = plot_fig1(summary, osp.join(args.out_dir, f'study_fig1{suffix}.png'))
     summary.update(
         hardware=hardware(),
         command=' '.join(list(COMMAND) + args.argv),
         lr_grid={t: list(args.lr_grid[t])
                  for t in args.tasks},
         seeds=args.seeds,
+        budget=args.budget,
         pretrain={
             run_name(dict(name=arm), seed): p
             for arm, by_seed in pre.items()
@@ -174,12 +180,11 @@ def report(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
         },
         table=table,
         figure=fig and osp.basename(fig))
-    dump_json(summary, osp.join(args.out_dir, 'study_results.json'))
-    write_markdown(summary, args, osp.join(args.out_dir, 'study_results.md'))
+    dump_json(summary, out + '.json')
+    write_markdown(summary, args, out + '.md')
     print(table)
     print(summary['paired_table'])
     if summary['missing']:
         print(f"not finished yet: {', '.join(summary['missing'])}")
-    print(f"written: {osp.join(args.out_dir, 'study_results.json')}" +
-          (f', {fig}' if fig else ''))
+    print(f'written: {out}.json' + (f', {fig}' if fig else ''))
     return summary

@@ -5,7 +5,7 @@ import os
 import os.path as osp
 from typing import Dict, Optional
 
-from ..finetune import dump_json
+from ..finetune import dump_json, load_json
 from .arms import banner, run_name
 from .design import PRIMARY_ALPHA
 from .summary import summarise
@@ -103,12 +103,19 @@ def hardware() -> str:
 
 
 def write_markdown(summary: Dict, args, out_file: str) -> None:
+    pilot = summary.get('pilot')
+    done = summary['complete_arms']
     lines = [
         '# KDEP study: results table (written by '
         f"{' '.join(COMMAND)})", '',
         f"Pre-training budget: {summary['budget']}x every arm config's "
         'epochs (1x: the common budget B, 18k images seen by the 10% '
-        'arms).', '', summary['table'], '',
+        'arms)' +
+        (f". The budget pilot's decision: {pilot['decision']['text']}"
+         ' ([study_pilot.md](study_pilot.md))' if pilot else '') + '.', '',
+        'Finished (every unit with every pre-training seed): ' +
+        (', '.join(done) if done else 'none yet') + '; a row with fewer '
+        'seeds says so in its cells.', '', summary['table'], '',
         f"Hardware: {summary['hardware']}.",
         f"Command: `{summary['command']}`.",
         'Cells: test score, mean +- standard error over seeds '
@@ -128,8 +135,8 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         '', summary['multi_teacher_table'], '',
         'Seed-paired over pre-training seed s + fine-tune seed s; p: '
         "Student's t (two-sided; for an equivalence comparison the larger "
-        'one-sided p against +-margin); Holm p: adjusted over the finished '
-        'comparisons of the family; interval: Student-t at the step-down '
+        'one-sided p against +-margin); Holm p: adjusted over all the '
+        'comparisons of the family, given once each has every seed; interval: Student-t at the step-down '
         f'level of its rank (1 - {PRIMARY_ALPHA:g} / (m - rank)); '
         f'"differ": Holm p < {PRIMARY_ALPHA:g}; "equal within m": the '
         'whole interval inside +-m. Everything below is exploratory '
@@ -166,6 +173,12 @@ def report(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
     suffix = args.report_suffix
     out = osp.join(args.out_dir, f'study_results{suffix}')
     fig = plot_fig1(summary, osp.join(args.out_dir, f'study_fig1{suffix}.png'))
+    pilot = osp.join(args.out_dir, 'study_pilot.json')
+    if osp.exists(pilot) and not args.quick:  # what set the budget
+        summary['pilot'] = {
+            k: v
+            for k, v in load_json(pilot).items() if k in ('decision', 'gaps')
+        }
     summary.update(
         hardware=hardware(),
         command=' '.join(list(COMMAND) + args.argv),

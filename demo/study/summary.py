@@ -113,14 +113,19 @@ def summarise(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
                 average=avg['mean'],
                 average_se=avg['se'],
                 average_by_seed=per_seed)
+        # every unit of the arm with every pre-training seed
+        row['complete'] = not any(
+            m.split('/')[-1] == arm['name'] for m in missing)
         rows.append(row)
+    n = len(args.seeds)
     return dict(
         rows=rows,
         missing=missing,
-        n_seeds=len(args.seeds),
+        complete_arms=[r['arm'] for r in rows if r['complete']],
+        n_seeds=n,
         paired=compare(rows, args.tasks),
-        primary=primary(rows),
-        multi_teacher=primary(rows, MULTI_TEACHER))
+        primary=primary(rows, PRIMARY, n),
+        multi_teacher=primary(rows, MULTI_TEACHER, n))
 
 
 def scores_by_seed(row: Dict, on: str) -> Optional[Dict]:
@@ -133,10 +138,12 @@ def scores_by_seed(row: Dict, on: str) -> Optional[Dict]:
     return (row['tasks'].get(on) or {}).get('by_seed')
 
 
-def primary(rows, family: Sequence[Dict] = PRIMARY) -> list:
+def primary(rows, family: Sequence[Dict] = PRIMARY, n_seeds: int = 3) -> list:
     """A pre-registered family (:data:`PRIMARY`, or
-    :data:`MULTI_TEACHER`) with Holm's correction over its finished
-    comparisons."""
+    :data:`MULTI_TEACHER`) with Holm's correction over all its
+    comparisons, once every one of them has ``n_seeds`` seeds (until then
+    each is 'not finished': Holm over part of a family would correct for
+    fewer comparisons than were registered)."""
     by_arm = {r['arm']: r for r in rows}
     items = []
     for c in family:
@@ -144,6 +151,8 @@ def primary(rows, family: Sequence[Dict] = PRIMARY) -> list:
         sa = a and scores_by_seed(a, c['on'])
         sb = b and scores_by_seed(b, c['on'])
         items.append(dict(c, diff=paired(sa, sb) if sa and sb else None))
+    if not all(it['diff'] and it['diff']['n'] >= n_seeds for it in items):
+        return [dict(it, verdict='not finished') for it in items]
     return primary_family(items, PRIMARY_ALPHA)
 
 

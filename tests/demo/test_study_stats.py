@@ -135,3 +135,34 @@ def test_equivalence_is_claimed_only_inside_the_margin():
     # three finished: the smallest p is tested at 1 - 0.05 / 3
     levels = sorted(o['level'] for o in out[:3])
     assert levels == pytest.approx([0.95, 1 - 0.05 / 2, 1 - 0.05 / 3])
+
+
+def test_a_family_waits_for_all_its_comparisons():
+    """Holm over part of a registered family would correct for too few
+    comparisons: until every item has every seed, none gets a verdict."""
+    from demo.study import summary
+
+    def row(arm, by_seed):
+        return dict(arm=arm, average_by_seed=by_seed, tasks={}, probes={})
+
+    family = (dict(a='a', b='b',
+                   on='average'), dict(a='c', b='b', on='average'))
+    three = {0: 5.0, 1: 5.2, 2: 4.9}
+    rows = [
+        row('a', three),
+        row('b', {
+            0: 0.0,
+            1: 0.0,
+            2: 0.0
+        }),
+        row('c', {
+            0: 1.0,
+            1: 2.0
+        })
+    ]
+    out = summary.primary(rows, family, 3)
+    assert [o['verdict'] for o in out] == ['not finished'] * 2
+    rows[2] = row('c', {0: 1.0, 1: 2.0, 2: 1.5})
+    out = summary.primary(rows, family, 3)
+    assert out[0]['verdict'] == 'differ'
+    assert sorted(o['level'] for o in out) == pytest.approx([0.95, 0.975])

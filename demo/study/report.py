@@ -136,7 +136,8 @@ def write_markdown(summary: Dict, args, out_file: str) -> None:
         'Seed-paired over pre-training seed s + fine-tune seed s; p: '
         "Student's t (two-sided; for an equivalence comparison the larger "
         'one-sided p against +-margin); Holm p: adjusted over all the '
-        'comparisons of the family, given once each has every seed; interval: Student-t at the step-down '
+        'comparisons of the family, given once each has every seed; '
+        'interval: Student-t at the step-down '
         f'level of its rank (1 - {PRIMARY_ALPHA:g} / (m - rank)); '
         f'"differ": Holm p < {PRIMARY_ALPHA:g}; "equal within m": the '
         'whole interval inside +-m. Everything below is exploratory '

@@ -80,6 +80,7 @@ def summarise(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
     missing = []
     for arm in args.arms:
         row = dict(arm=arm['name'], label=arm['label'], tasks={}, probes={})
+        missing_before = len(missing)
         p = (pre.get(arm['name']) or {}).get(args.seeds[0])
         row['hours'] = p['seconds'] / 3600 if p else 0.0
         row['busy'] = busy_note(p) if p else None
@@ -114,8 +115,7 @@ def summarise(args, pre: Dict[str, Dict[int, Optional[Dict]]]) -> Dict:
                 average_se=avg['se'],
                 average_by_seed=per_seed)
         # every unit of the arm with every pre-training seed
-        row['complete'] = not any(
-            m.split('/')[-1] == arm['name'] for m in missing)
+        row['complete'] = len(missing) == missing_before
         rows.append(row)
     n = len(args.seeds)
     return dict(

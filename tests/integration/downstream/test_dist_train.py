@@ -5,7 +5,7 @@ import os.path as osp
 from mmengine.config import Config
 
 from tests.helpers.config_keys import student_options
-from tests.helpers.datagen import make_ade20k
+from tests.helpers.downstream_data import make_ade20k
 from tests.helpers.launch import run_launcher
 from tests.helpers.tiny import ROOT as REPO
 from tests.helpers.tiny import config_path

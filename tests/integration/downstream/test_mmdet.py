@@ -1,7 +1,7 @@
 """KDEP students in mmdet: the real configs, one iteration, one eval."""
 import pytest
 
-from tests.helpers.datagen import make_coco, make_voc_det
+from tests.helpers.downstream_data import make_coco, make_voc_det
 from ._common import assert_backbone_equal, load_config, train_and_eval
 
 BB = {'': 'backbone.'}

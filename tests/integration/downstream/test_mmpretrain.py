@@ -2,7 +2,7 @@
 eval."""
 import pytest
 
-from tests.helpers.datagen import make_caltech256, make_cub
+from tests.helpers.downstream_data import make_caltech256, make_cub
 from ._common import assert_backbone_equal, load_config, train_and_eval
 
 CASES = [

@@ -1,7 +1,8 @@
 """KDEP students in mmseg: the real configs, one iteration, one eval."""
 import pytest
 
-from tests.helpers.datagen import make_ade20k, make_cityscapes, make_voc_seg
+from tests.helpers.downstream_data import (make_ade20k, make_cityscapes,
+                                           make_voc_seg)
 from ._common import assert_backbone_equal, load_config, train_and_eval
 
 CASES = [

@@ -1,8 +1,8 @@
 """Device, timing, memory and result helpers shared by the benchmarks.
 
-``kdep_throughput.py``, ``cache_cost.py`` and ``dense_cost.py`` all time
-methods interleaved with :func:`time_methods`, record the machine with
-:func:`hardware` and write their table with :func:`save_results`; the
+The benchmarks time their steps interleaved (:func:`time_methods`,
+:func:`time_train_steps`), record the machine with :func:`hardware` /
+:func:`machine` and write their table with :func:`save_results`; the
 throughput table's markdown (``COLS``, ``HEADERS``, :func:`format_row`,
 :func:`markdown`) lives here too, to keep each script short.
 """

@@ -6,6 +6,7 @@ needing files can import them without the rest.
 """
 import os
 import os.path as osp
+import time
 from typing import Iterator, List
 
 import numpy as np
@@ -65,3 +66,15 @@ def cycle(loader) -> Iterator[dict]:
     while True:
         for data in loader:
             yield data
+
+
+def loader_rate(loader, iters: int, batch: int) -> float:
+    """Images per second the loader alone delivers over ``iters`` batches
+    (after two warm-up batches that start its workers)."""
+    it = cycle(loader)
+    for _ in range(2):
+        next(it)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        next(it)
+    return iters * batch / (time.perf_counter() - t0)

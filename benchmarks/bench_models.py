@@ -1,16 +1,18 @@
 """The model side of the benchmarks: teacher -> student pairs, modes,
-builders for the KDEP and supervised models, the bare PyTorch KDEP step
-and the FLOP count.
+builders for the KDEP and supervised models, the bare PyTorch KDEP step,
+the FLOP count and the teacher's grad-mode check.
 
-Shared so that ``kdep_throughput.py``, ``cache_cost.py`` and
-``dense_cost.py`` time the same models with the same settings.
+Shared so that ``kdep_throughput.py``, ``dense_cost.py``, ``terms_cost.py``
+and ``multi_teacher_cost.py`` time the same models with the same settings.
 """
 import os.path as osp
 from contextlib import nullcontext
-from typing import Dict
+from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
+# run as a script's sibling: its folder is on sys.path
+from bench_common import amp_dtype, time_methods
 from mmpretrain.registry import MODELS
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -188,3 +190,51 @@ def count_flops(kdep, sup, size: int, device: torch.device) -> Dict:
     out['ratio_counted'] = out['kdep_step'] / out['sup_step']
     out['ratio_3fwd'] = 1 + out['teacher_fwd'] / (3 * out['student_fwd'])
     return out
+
+
+def teacher_mode_check(args, device, ckpt: str) -> List[Dict]:
+    """Teacher forward alone: ``torch.no_grad`` against
+    ``torch.inference_mode`` (then the full bare step with each)."""
+    rows = []
+    dtype = amp_dtype(device, args.amp_dtype)
+    student, w, lr = PAIRS['r50-r18']
+    for mode in args.modes:
+        amp, cl = MODES[mode]
+        kdep = build_kdep(student, w, ckpt, args.size, cl, device)
+        x = torch.randint(
+            0,
+            256, (args.batch, 3, args.size, args.size),
+            dtype=torch.uint8,
+            device=device)
+        xn = kdep.data_preprocessor(dict(inputs=x))['inputs']
+        ctx = (lambda: torch.autocast(device.type, dtype)) if amp else \
+            nullcontext
+
+        def fwd(grad_mode):
+
+            def f():
+                with ctx(), grad_mode():
+                    kdep.teacher(kdep._prepare(xn))
+                    return kdep.teacher_tap.pop().sum()
+
+            return f
+
+        bare_ng = BareKDEP(kdep, lr, amp, dtype, cl, device)
+        bare_im = BareKDEP(
+            kdep, lr, amp, dtype, cl, device, inference_mode=True)
+        res = time_methods(
+            dict(
+                teacher_no_grad=fwd(torch.no_grad),
+                teacher_inference_mode=fwd(torch.inference_mode),
+                step_no_grad=lambda: bare_ng(x),
+                step_inference_mode=lambda: bare_im(x)), args.batch,
+            args.iters, args.warmup, args.repeats, device)
+        row = dict(mode=mode)
+        row.update({k: v['ips_median'] for k, v in res.items()})
+        rows.append(row)
+        print(
+            f'teacher grad mode [{mode}]: ' +
+            ', '.join(f'{k} {v:.1f} img/s'
+                      for k, v in row.items() if k != 'mode'),
+            flush=True)
+    return rows

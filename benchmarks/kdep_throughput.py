@@ -37,18 +37,16 @@ import os
 import os.path as osp
 import sys
 import tempfile
-import time
-from contextlib import nullcontext
 from typing import Dict, List
 
 import torch
 # run as a script: its folder is on sys.path
 from bench_common import (HEADERS, amp_dtype, fake_samples, format_row,
                           hardware, markdown, save_results, time_methods)
-from bench_data import build_loader, cycle, make_jpegs
+from bench_data import build_loader, cycle, loader_rate, make_jpegs
 from bench_models import (MODES, PAIRS, BareKDEP, build_kdep, build_supervised,
                           count_flops, make_teacher_checkpoint,
-                          optim_wrapper_cfg)
+                          optim_wrapper_cfg, teacher_mode_check)
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
@@ -137,54 +135,6 @@ def run_pair(name: str,
         kdep = sup = ow_k = ow_s = bare = None  # free before the next mode
         if device.type == 'cuda':
             torch.cuda.empty_cache()
-    return rows
-
-
-def teacher_mode_check(args, device, ckpt: str) -> List[Dict]:
-    """Teacher forward alone: ``torch.no_grad`` against
-    ``torch.inference_mode`` (then the full bare step with each)."""
-    rows = []
-    dtype = amp_dtype(device, args.amp_dtype)
-    student, w, lr = PAIRS['r50-r18']
-    for mode in args.modes:
-        amp, cl = MODES[mode]
-        kdep = build_kdep(student, w, ckpt, args.size, cl, device)
-        x = torch.randint(
-            0,
-            256, (args.batch, 3, args.size, args.size),
-            dtype=torch.uint8,
-            device=device)
-        xn = kdep.data_preprocessor(dict(inputs=x))['inputs']
-        ctx = (lambda: torch.autocast(device.type, dtype)) if amp else \
-            nullcontext
-
-        def fwd(grad_mode):
-
-            def f():
-                with ctx(), grad_mode():
-                    kdep.teacher(kdep._prepare(xn))
-                    return kdep.teacher_tap.pop().sum()
-
-            return f
-
-        bare_ng = BareKDEP(kdep, lr, amp, dtype, cl, device)
-        bare_im = BareKDEP(
-            kdep, lr, amp, dtype, cl, device, inference_mode=True)
-        res = time_methods(
-            dict(
-                teacher_no_grad=fwd(torch.no_grad),
-                teacher_inference_mode=fwd(torch.inference_mode),
-                step_no_grad=lambda: bare_ng(x),
-                step_inference_mode=lambda: bare_im(x)), args.batch,
-            args.iters, args.warmup, args.repeats, device)
-        row = dict(mode=mode)
-        row.update({k: v['ips_median'] for k, v in res.items()})
-        rows.append(row)
-        print(
-            f'teacher grad mode [{mode}]: ' +
-            ', '.join(f'{k} {v:.1f} img/s'
-                      for k, v in row.items() if k != 'mode'),
-            flush=True)
     return rows
 
 
@@ -279,20 +229,14 @@ def main():
             make_jpegs(root, args.num_images, args.size)
             loader = build_loader(root, args.size, args.batch, args.workers,
                                   device)
-            it = cycle(loader)
-            for _ in range(2):
-                next(it)
-            t0 = time.perf_counter()
             n = max(1, args.iters * args.repeats)
-            for _ in range(n):
-                next(it)
-            loader_info = dict(ips=n * args.batch / (time.perf_counter() - t0))
+            loader_info = dict(ips=loader_rate(loader, n, args.batch))
             print(
                 f"data pipeline alone: {loader_info['ips']:.1f} img/s",
                 flush=True)
             for pair in args.pairs:
                 rows += run_pair(pair, args, device, ckpt, flops, loader)
-            del it, loader
+            del loader
         if not args.no_teacher_mode_check:
             teacher_rows = teacher_mode_check(args, device, ckpt)
     if hasattr(os, 'getloadavg'):

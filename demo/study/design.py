@@ -153,21 +153,31 @@ def arm_tasks(arm: Dict,
 #: default, and the pre-trained students' initialisation).
 SCRATCH_INITS = (True, False)
 #: The paired comparisons the report makes (first minus second).
-PAIRS = (('kdep10', 'sup100'), ('kdep10', 'sup10'), ('kdep10', 'scratch'),
-         ('kdep10', 'sup100_5x'), ('kdep100', 'kdep10'), ('nopts10', 'kdep10'),
-         ('parametric10', 'kdep10'), ('logitkd10', 'kdep10'), ('kdep10_lite2',
-                                                               'kdep10'),
-         ('cached10', 'kdep10'), ('pooleddense10', 'kdep10'), ('dense10',
-                                                               'kdep10'),
-         ('pooleddense10',
-          'sup10'), ('dense10', 'sup10'), ('pooleddense10',
-                                           'sup100'), ('dense10', 'sup100'),
-         ('cachedpd10',
-          'pooleddense10'), ('multi10', 'kdep10'), ('multi10', 'kdep10_lite2'),
-         # Added on 2026-12-06 after supervised-100% finished at 4x (its
-         # cell means had been seen): at 1x it sat at scratch level and
-         # below supervised-10%; exploratory, like every pair here.
-         ('sup100', 'sup10'), ('sup100', 'scratch'))
+PAIRS = (
+    ('kdep10', 'sup100'),
+    ('kdep10', 'sup10'),
+    ('kdep10', 'scratch'),
+    ('kdep10', 'sup100_5x'),
+    ('kdep100', 'kdep10'),
+    ('nopts10', 'kdep10'),
+    ('parametric10', 'kdep10'),
+    ('logitkd10', 'kdep10'),
+    ('kdep10_lite2', 'kdep10'),
+    ('cached10', 'kdep10'),
+    ('pooleddense10', 'kdep10'),
+    ('dense10', 'kdep10'),
+    ('pooleddense10', 'sup10'),
+    ('dense10', 'sup10'),
+    ('pooleddense10', 'sup100'),
+    ('dense10', 'sup100'),
+    ('cachedpd10', 'pooleddense10'),
+    ('multi10', 'kdep10'),
+    ('multi10', 'kdep10_lite2'),
+    # Added on 2026-12-06 after supervised-100% finished at 4x (its
+    # cell means had been seen): at 1x it sat at scratch level and
+    # below supervised-10%; exploratory, like every pair here.
+    ('sup100', 'sup10'),
+    ('sup100', 'scratch'))
 #: The primary comparisons (pre-registered on 2026-12-04, before the
 #: units with pre-training seeds 1 and 2 ran; issue 29): first minus second
 #: on the named score, seed-paired over pre-training + fine-tune seeds,
